@@ -1,0 +1,33 @@
+"""The demo scenario: 300 real tracks of the matrix, served by the local web.
+
+It ships with the package (fixtures/demo/, made by scripts/make_demo_fixture.py
+from the published files), so `deezer-tags demo` runs on a machine that has
+nothing but this package: no internet, no shared data.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from deezer_tags.testing.scenario import SHARED_FILES, Scenario
+from deezer_tags.testing.server import LocalWeb
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "demo"
+
+# The real quota's shape (50 calls per window), 5x faster, so the demo takes seconds.
+DEMO_QUOTA = {"quota": 50, "window": 1.0}
+
+
+def demo_scenario(seed: int = 0) -> Scenario:
+    """Some tracks gone from Deezer, a fifth without preview, a few dead previews."""
+    files = {key: (FIXTURE / Path(rel).name).read_bytes() for key, rel in SHARED_FILES.items()}
+    return Scenario(files, seed=seed, no_data_fraction=0.02, no_preview_fraction=0.2,
+                    dead_preview_fraction=0.05, wrong_video_fraction=0.05)
+
+
+@contextmanager
+def demo_web() -> Iterator[LocalWeb]:
+    with LocalWeb(demo_scenario(), latency=(0.02, 0.08), **DEMO_QUOTA) as web:
+        yield web

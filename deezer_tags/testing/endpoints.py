@@ -1,0 +1,163 @@
+"""What each service answers: the replies of the local web, before transport.
+
+Zenodo and GitHub serve the scenario's files; the Deezer API describes tracks and hands
+out signed preview URLs; the CDN checks them and serves previews; YouTube serves watch
+pages, search results and media. The server decides quota, faults, latency and Range;
+this module only knows what a healthy (or deliberately broken) answer contains.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from . import deezer_api, youtube
+from .audio import ByteCache, media_mp3, preview_mp3
+from .faults import unit
+from .scenario import Scenario
+from .signing import PreviewSigner
+from .urls import API_PREFIX, CDN_PREFIX, FILE_PATHS, MEDIA_PREFIX, SEARCH_PATH, TRACK_PREFIX, WATCH_PATH
+
+AUDIO = "audio/mpeg"
+TEXT = "text/plain; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+
+_PREVIEW_NAME = re.compile(r"^c-([0-9a-f]{32})-5\.mp3$")
+_MEDIA_NAME = re.compile(r"^([A-Za-z0-9_-]{11})\.mp3$")
+SEARCH_RESULTS = 10  # results per search page unless the query asks for n
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str
+    ranged: bool = False  # files and audio answer Range requests
+
+
+def text(status: int, message: str) -> Reply:
+    return Reply(status, message.encode() + b"\n", TEXT)
+
+
+def error_page(status: int, title: str) -> bytes:
+    return (f"<!DOCTYPE html>\n<html><head><title>{status} {title}</title></head>"
+            f"<body><h1>{title}</h1></body></html>\n").encode()
+
+
+def kind_of(path: str) -> str:
+    """Which service a path belongs to: api, cdn, media, file, watch, search or other."""
+    if path.startswith(API_PREFIX):
+        return "api"
+    if path.startswith(CDN_PREFIX):
+        return "cdn"
+    if path.startswith(MEDIA_PREFIX):
+        return "media"
+    if path in FILE_PATHS:
+        return "file"
+    if path == WATCH_PATH:
+        return "watch"
+    if path == SEARCH_PATH:
+        return "search"
+    return "other"
+
+
+def fault_reply(fault: str | None, seed: int, path: str, nth: int) -> Reply | None:
+    """The answer that replaces the real one under ``fault``, if it does."""
+    if fault == "server_error":
+        status = (500, 502, 503)[int(3 * unit(seed, "status", path, nth))]
+        return Reply(status, error_page(status, "Server Error"), HTML)
+    if fault == "not_json":
+        return Reply(200, error_page(503, "Service Unavailable"), deezer_api.CONTENT_TYPE)
+    if fault == "html_as_audio":
+        return Reply(200, error_page(404, "Not Found"), AUDIO)
+    if fault == "expire_early":
+        return text(403, "token expired")
+    return None
+
+
+def corrupt(reply: Reply, rng: random.Random) -> Reply:
+    """The reply with its middle third overwritten by random bytes (same length)."""
+    body = bytearray(reply.body)
+    third = len(body) // 3
+    body[third:2 * third] = rng.randbytes(third)
+    return Reply(reply.status, bytes(body), reply.content_type, reply.ranged)
+
+
+class Endpoints:
+    def __init__(self, scenario: Scenario, signer: PreviewSigner, audio: ByteCache) -> None:
+        self.scenario = scenario
+        self._signer = signer
+        self._audio = audio
+
+    def reply(self, kind: str, path: str, query: str, *, admitted: bool, base: str,
+              youtube_blocked: bool = False) -> Reply:
+        """The answer to a request that got past faults; ``admitted``: within the API quota;
+        ``youtube_blocked``: YouTube takes us for a bot (429 on watch and search pages)."""
+        if youtube_blocked and kind in ("watch", "search"):
+            return Reply(429, youtube.blocked_page(), HTML)
+        if kind == "api":
+            return self._api(path, admitted, base)
+        if kind == "cdn":
+            return self._cdn(path, query)
+        if kind == "media":
+            return self._media(path)
+        if kind == "file":
+            return Reply(200, self.scenario.files[FILE_PATHS[path]], TEXT, ranged=True)
+        if kind == "watch":
+            return self._watch(query, base)
+        if kind == "search":
+            return self._search(query, base)
+        return text(404, "Not Found")
+
+    def _api(self, path: str, admitted: bool, base: str) -> Reply:
+        if not admitted:
+            return Reply(200, deezer_api.QUOTA_EXCEEDED, deezer_api.CONTENT_TYPE)
+        ident = path[len(TRACK_PREFIX):] if path.startswith(TRACK_PREFIX) else ""
+        track = self.scenario.answers(int(ident)) if ident.isascii() and ident.isdigit() else None
+        if track is None:
+            return Reply(200, deezer_api.NO_DATA, deezer_api.CONTENT_TYPE)
+        now = time.time()
+        preview = ""
+        if track.preview != "none":
+            preview = base + self._signer.sign(self.scenario.preview_key(track.id), now)
+        return Reply(200, deezer_api.track_body(track, preview, int(now)), deezer_api.CONTENT_TYPE)
+
+    def _cdn(self, path: str, query: str) -> Reply:
+        match = _PREVIEW_NAME.match(path[len(CDN_PREFIX):])
+        if not match:
+            return text(404, "Not Found")
+        refusal = self._signer.refusal(path, query, time.time())
+        if refusal:
+            return text(403, refusal)
+        tid = self.scenario.track_for_preview_key(match[1])
+        if tid is None or self.scenario.tracks[tid].preview != "ok":
+            return text(404, "Not Found")  # a dead preview: the API links it, the CDN lost it
+        body = self._audio.get(("preview", tid), lambda: preview_mp3(tid))
+        return Reply(200, body, AUDIO, ranged=True)
+
+    def _media(self, path: str) -> Reply:
+        match = _MEDIA_NAME.match(path[len(MEDIA_PREFIX):])
+        video = self.scenario.videos.get(match[1]) if match else None
+        if video is None:
+            return text(404, "Not Found")
+        body = self._audio.get(("media", video.video_id, video.duration),
+                               lambda: media_mp3(video.video_id, video.duration))
+        return Reply(200, body, AUDIO, ranged=True)
+
+    def _watch(self, query: str, base: str) -> Reply:
+        vid = (parse_qs(query).get("v") or [""])[0]
+        video = self.scenario.videos.get(vid)
+        if video is None:
+            return Reply(404, youtube.not_found_page(vid), HTML)
+        return Reply(200, youtube.watch_page(video, base), HTML)
+
+    def _search(self, query: str, base: str) -> Reply:
+        params = parse_qs(query)
+        terms = (params.get("search_query") or [""])[0]
+        wanted = (params.get("n") or [""])[0]
+        n = int(wanted) if wanted.isdigit() else SEARCH_RESULTS
+        results = youtube.search(list(self.scenario.videos.values()), terms, n)
+        return Reply(200, youtube.search_page(results, terms, base), youtube.RSS)

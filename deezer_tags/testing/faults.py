@@ -1,0 +1,65 @@
+"""Injected faults, decided so that a run can be replayed.
+
+Each decision hashes (seed, fault, resource path, n-th request of that path): the k-th
+request for a given resource always meets the same fate, however threads interleave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+# What each kind of endpoint can suffer, in the order the faults are tried.
+API_FAULTS = ("reset", "server_error", "not_json")
+CDN_FAULTS = ("reset", "server_error", "expire_early", "html_as_audio", "truncated", "slow_body", "corrupt_audio")
+MEDIA_FAULTS = ("reset", "server_error", "html_as_audio", "truncated", "slow_body", "corrupt_audio")
+FILE_FAULTS = ("reset", "server_error", "truncated", "slow_body")
+
+RATES = ("reset", "server_error", "truncated", "slow_body", "html_as_audio", "corrupt_audio", "expire_early", "not_json")
+
+# Faults that spoil a good response's body; they leave error responses alone.
+BODY_FAULTS = frozenset({"truncated", "slow_body", "corrupt_audio"})
+
+
+def unit(*key: object) -> float:
+    """A number in [0, 1) that depends on ``key`` only (not on the process or the clock)."""
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Rates in [0, 1] at which each fault hits a request.
+
+    reset: the connection is closed abruptly, no response; server_error: 500/502/503 with an
+    HTML body; truncated: the body stops short of its Content-Length; slow_body: the first
+    16 KB dribble out over a second; html_as_audio: an HTML error page sent as 200 audio/mpeg;
+    corrupt_audio: 200 with a third of the bytes overwritten; expire_early: the CDN answers
+    403 to a valid signed URL; not_json: the API answers 200 with an HTML body.
+    Served files (Zenodo, GitHub) are spared unless ``include_files``; watch pages always are.
+    """
+
+    reset: float = 0.0
+    server_error: float = 0.0
+    truncated: float = 0.0
+    slow_body: float = 0.0
+    html_as_audio: float = 0.0
+    corrupt_audio: float = 0.0
+    expire_early: float = 0.0
+    not_json: float = 0.0
+    seed: int = 0
+    include_files: bool = False
+
+    def __post_init__(self) -> None:
+        for name in RATES:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"Faults.{name} is a rate in [0, 1], not {value}")
+
+    def pick(self, candidates: tuple[str, ...], path: str, nth: int) -> str | None:
+        """The fault the ``nth`` request (from 0) of ``path`` meets, or None."""
+        for name in candidates:
+            rate = getattr(self, name)
+            if rate and unit(self.seed, name, path, nth) < rate:
+                return name
+        return None

@@ -1,0 +1,333 @@
+"""The world the local web plays: which files it serves, which tracks and videos exist.
+
+A scenario is a pure function of its input files and a seed, so a test can predict
+every outcome (``no_data_ids``, ``dead_preview_ids``, a video's duration, ...) and two
+runs see the same world. Nothing is generated per request here and no audio is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs, urlsplit
+
+SHARED_DATA_ENV = "DEEZER_TAGS_SHARED_DATA"
+
+# Served file key -> its place under shared/data (see shared/data/README.md).
+SHARED_FILES = {
+    "annotation": "seed-repo/annotation.csv",
+    "train": "paper-splits/train_ground_truth.csv",
+    "validation": "paper-splits/validation_ground_truth.csv",
+    "test": "paper-splits/test_ground_truth.csv",
+    "folds": "paper-splits/ground_truth_folds.csv",
+    "youtube_map": "seed-repo/id_to_url.json",
+}
+
+PreviewState = Literal["ok", "none", "dead"]
+
+
+def shared_data_dir() -> Path:
+    """The folder with the real data: ``$DEEZER_TAGS_SHARED_DATA``, else the first ``shared/data``
+    above the current directory or above this package."""
+    if env := os.environ.get(SHARED_DATA_ENV):
+        path = Path(env)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{SHARED_DATA_ENV}={env} is not a directory; point it at shared/data.")
+        return path
+    starts = (Path.cwd().resolve(), Path(__file__).resolve().parent)
+    for start in starts:
+        for folder in (start, *start.parents):
+            if (folder / "shared" / "data").is_dir():
+                return folder / "shared" / "data"
+    raise FileNotFoundError(
+        f"No shared/data folder above {starts[0]} or {starts[1]}; set {SHARED_DATA_ENV} "
+        "to the folder holding seed-repo/ and paper-splits/."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrackSpec:
+    """What the Deezer API knows about one track."""
+
+    id: int
+    title: str
+    title_short: str
+    title_version: str
+    artist_id: int
+    artist_name: str
+    album_id: int
+    album_title: str
+    duration: int  # seconds
+    isrc: str
+    release_date: str
+    bpm: int
+    gain: float
+    rank: int
+    track_position: int
+    readable: bool
+    preview: PreviewState
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSpec:
+    """One "YouTube" video. ``track_id`` is the track whose recording it carries (the first
+    id map entry naming it; several tracks may map to one video), None for an unrelated one."""
+
+    video_id: str
+    track_id: int | None
+    title: str
+    duration: int  # seconds
+    wrong: bool = False  # far from the track's duration: a full album, a TV clip
+
+
+_ADJECTIVES = (
+    "Amber", "Blue", "Broken", "Crimson", "Distant", "Electric", "Endless", "Faded",
+    "Golden", "Hidden", "Hollow", "Lonely", "Lucky", "Midnight", "Neon", "Paper",
+    "Quiet", "Restless", "Silver", "Simple", "Slow", "Stolen", "Summer", "Velvet",
+)
+_NOUNS = (
+    "Avenue", "Bridge", "Candle", "Echo", "Engine", "Fever", "Garden", "Harbor",
+    "Highway", "Horizon", "Island", "Lantern", "Mirror", "Ocean", "Orchid", "River",
+    "Rocket", "Shadow", "Signal", "Skyline", "Station", "Thunder", "Window", "Wire",
+)
+_COUNTRIES = ("GB", "US", "FR", "DE", "SE", "NL", "IT", "ES")
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+
+
+class _Draw:
+    """Numbers drawn from a hash of a key: a cheap, process-independent random source."""
+
+    def __init__(self, *key: object) -> None:
+        digest = hashlib.blake2b(":".join(map(str, key)).encode(), digest_size=32).digest()
+        self._x = int.from_bytes(digest, "big")
+
+    def below(self, n: int) -> int:
+        self._x, r = divmod(self._x, n)
+        return r
+
+    def pick(self, items: Sequence[str]) -> str:
+        return items[self.below(len(items))]
+
+
+def _synthetic_name(seed: int, kind: str, key: int) -> str:
+    draw = _Draw(seed, kind, key)
+    return f"{draw.pick(_ADJECTIVES)} {draw.pick(_NOUNS)}"
+
+
+def _split_query(query: str, video_title: str) -> tuple[str, str] | None:
+    """Split the id map's "{title} {artist}" query: the longest tail of words that the video's
+    title contains is taken as the artist. None when no tail is found."""
+    words = query.split()
+    lowered = video_title.casefold()
+    for k in range(1, len(words)):
+        artist = " ".join(words[k:])
+        if artist.casefold() in lowered:
+            return " ".join(words[:k]), artist
+    return None
+
+
+def track_duration(seed: int, track_id: int) -> int:
+    """The track's Deezer duration in seconds (120 to 360), also for tracks the API does not know."""
+    return 120 + _Draw(seed, "duration", track_id).below(241)
+
+
+def video_id_of(url: str) -> str | None:
+    """The 11-character video id of a youtube.com watch or shorts URL."""
+    parts = urlsplit(url)
+    candidates = parse_qs(parts.query).get("v", []) + parts.path.rsplit("/", 1)[-1:]
+    return next((c for c in candidates if _VIDEO_ID.match(c)), None)
+
+
+def _matrix_ids(annotation: bytes) -> list[int]:
+    return [int(line.split(b",", 1)[0]) for line in annotation.splitlines()[1:] if line]
+
+
+def _artist_ids(folds: bytes) -> dict[int, int]:
+    """song_id -> Deezer artist id, from ground_truth_folds.csv (song_id,label,artist_id,fold)."""
+    ids = {}
+    for line in folds.splitlines()[1:]:
+        fields = line.split(b",")
+        if len(fields) == 4:
+            ids[int(fields[0])] = int(fields[2])
+    return ids
+
+
+class _LazyTracks(Mapping[int, TrackSpec]):
+    """Track id -> TrackSpec, each spec made on first access: a full-size scenario is built
+    in a fraction of a second and a server only pays for the tracks it is asked about."""
+
+    def __init__(self, ids: list[int], make: Callable[[int], TrackSpec]) -> None:
+        self._ids = ids
+        self._known = set(ids)
+        self._make = make
+        self._specs: dict[int, TrackSpec] = {}
+
+    def __getitem__(self, tid: int) -> TrackSpec:
+        spec = self._specs.get(tid)
+        if spec is None:
+            if tid not in self._known:
+                raise KeyError(tid)
+            spec = self._specs[tid] = self._make(tid)  # a race makes an equal spec twice: harmless
+        return spec
+
+    def __contains__(self, tid: object) -> bool:
+        return tid in self._known
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class Scenario:
+    """Files to serve, tracks the API knows and videos the YouTube stand-in has.
+
+    Replacing ``files[key]`` changes what is served (to test a tampered or malformed
+    file), not the tracks and videos, which are derived once, at construction.
+    """
+
+    def __init__(
+        self,
+        files: dict[str, bytes],
+        *,
+        track_ids: Iterable[int] | None = None,
+        seed: int = 0,
+        no_data_fraction: float = 0.0,
+        no_preview_fraction: float = 0.0,
+        dead_preview_fraction: float = 0.0,
+        wrong_video_fraction: float = 0.0,
+    ) -> None:
+        missing = set(SHARED_FILES) - set(files)
+        if missing:
+            raise ValueError(f"Scenario files lack {sorted(missing)}")
+        self.files = dict(files)
+        self.seed = seed
+        # In the matrix's (or the caller's) order, without repeats.
+        ids = list(dict.fromkeys(_matrix_ids(files["annotation"]) if track_ids is None else map(int, track_ids)))
+        youtube_map: dict[str, dict[str, str]] = json.loads(files["youtube_map"])
+
+        # One shuffle picks disjoint sets with exact sizes: no data, then no preview, then dead.
+        order = sorted(ids)
+        random.Random(f"{seed}:outcomes").shuffle(order)
+        counts = [round(f * len(ids)) for f in (no_data_fraction, no_preview_fraction, dead_preview_fraction)]
+        if sum(counts) > len(ids):
+            raise ValueError("no_data, no_preview and dead_preview fractions add up to more than 1")
+        cut1, cut2 = counts[0], counts[0] + counts[1]
+        self.no_data_ids: set[int] = set(order[:cut1])
+        self.no_preview_ids: set[int] = set(order[cut1:cut2])
+        self.dead_preview_ids: set[int] = set(order[cut2:cut2 + counts[2]])
+
+        artists = _artist_ids(files["folds"])
+        self.tracks: Mapping[int, TrackSpec] = _LazyTracks(
+            ids, lambda tid: self._track(tid, artists.get(tid), youtube_map.get(str(tid)))
+        )
+        self.videos: dict[str, VideoSpec] = self._videos(youtube_map, wrong_video_fraction)
+        self._preview_keys: dict[str, int] | None = None
+
+    @classmethod
+    def from_shared_data(
+        cls,
+        data_dir: str | Path | None = None,
+        track_ids: Iterable[int] | None = None,
+        seed: int = 0,
+        no_data_fraction: float = 0.0,
+        no_preview_fraction: float = 0.0,
+        dead_preview_fraction: float = 0.0,
+        wrong_video_fraction: float = 0.0,
+    ) -> Scenario:
+        """A scenario serving the real files from ``data_dir`` (default: ``shared_data_dir()``)."""
+        root = Path(data_dir) if data_dir is not None else shared_data_dir()
+        files = {key: (root / rel).read_bytes() for key, rel in SHARED_FILES.items()}
+        return cls(
+            files, track_ids=track_ids, seed=seed, no_data_fraction=no_data_fraction,
+            no_preview_fraction=no_preview_fraction, dead_preview_fraction=dead_preview_fraction,
+            wrong_video_fraction=wrong_video_fraction,
+        )
+
+    def _track(self, tid: int, artist_id: int | None, mapped: dict[str, str] | None) -> TrackSpec:
+        seed = self.seed
+        draw = _Draw(seed, "track", tid)
+        if artist_id is None:
+            artist_id = 10_000_000 + draw.below(90_000_000)
+        split = _split_query(mapped["query"], mapped["title"]) if mapped else None
+        if split:
+            title, artist_name = split
+        else:
+            title = mapped["query"] if mapped else _synthetic_name(seed, "title", tid)
+            artist_name = f"The {_synthetic_name(seed, 'artist', artist_id)}s"
+        short, _, version = title.partition(" (")
+        album_id = 100_000 + draw.below(900_000_000)
+        isrc = (draw.pick(_COUNTRIES) + "".join(draw.pick(_ALNUM) for _ in range(3))
+                + f"{draw.below(100):02d}{draw.below(100_000):05d}")
+        if tid in self.dead_preview_ids:
+            preview: PreviewState = "dead"
+        elif tid in self.no_preview_ids:
+            preview = "none"
+        else:
+            preview = "ok"
+        return TrackSpec(
+            id=tid,
+            title=title,
+            title_short=short,
+            title_version=f"({version}" if version else "",
+            artist_id=artist_id,
+            artist_name=artist_name,
+            album_id=album_id,
+            album_title=_synthetic_name(seed, "album", album_id),
+            duration=track_duration(seed, tid),
+            isrc=isrc,
+            release_date=f"{1960 + draw.below(60)}-{1 + draw.below(12):02d}-{1 + draw.below(28):02d}",
+            bpm=70 + draw.below(111),
+            gain=-round(4 + draw.below(120) / 10, 1),
+            rank=10_000 + draw.below(990_000),
+            track_position=1 + draw.below(14),
+            readable=not (preview == "none" and draw.below(2)),  # like Deezer: some unreadable
+            preview=preview,
+        )
+
+    def _videos(self, youtube_map: dict[str, dict[str, str]], wrong_fraction: float) -> dict[str, VideoSpec]:
+        first: dict[str, tuple[int, str]] = {}  # video id -> (track id, title), first entry wins
+        for key, entry in youtube_map.items():
+            vid = video_id_of(entry.get("url", ""))
+            if vid and vid not in first:
+                first[vid] = (int(key), entry.get("title", ""))
+        wrong = set(random.Random(f"{self.seed}:wrong-videos").sample(sorted(first), round(wrong_fraction * len(first))))
+        videos = {}
+        for vid, (tid, title) in first.items():
+            duration = track_duration(self.seed, tid)
+            if vid in wrong:
+                duration = round(duration * 2.5)
+            else:
+                duration += _Draw(self.seed, "video", vid).below(5) - 2  # +-2 s, as re-uploads are
+            videos[vid] = VideoSpec(vid, tid, title, duration, vid in wrong)
+        return videos
+
+    def add_video(self, video_id: str, title: str, duration: int, *, track_id: int | None = None,
+                  wrong: bool = False) -> VideoSpec:
+        """Add (or replace) a video, e.g. a search result the id map does not name."""
+        if not _VIDEO_ID.match(video_id):
+            raise ValueError(f"a video id is 11 characters of [A-Za-z0-9_-], not {video_id!r}")
+        self.videos[video_id] = VideoSpec(video_id, track_id, title, duration, wrong)
+        return self.videos[video_id]
+
+    def answers(self, track_id: int) -> TrackSpec | None:
+        """The track the API describes for this id, None where it answers "no data"."""
+        return None if track_id in self.no_data_ids else self.tracks.get(track_id)
+
+    def preview_key(self, track_id: int) -> str:
+        """The 32 hex digits naming a track's preview on the CDN."""
+        return hashlib.md5(f"{self.seed}:preview:{track_id}".encode()).hexdigest()
+
+    def track_for_preview_key(self, key: str) -> int | None:
+        if self._preview_keys is None:  # built on the first CDN request: construction stays cheap
+            self._preview_keys = {self.preview_key(tid): tid for tid in self.tracks}
+        return self._preview_keys.get(key)

@@ -1,0 +1,345 @@
+"""The local web: one threaded HTTP server on 127.0.0.1 playing Zenodo, GitHub raw, the
+Deezer API, the Deezer preview CDN and YouTube (watch pages, search and media), with knobs
+for the API quota, latency, bandwidth, injected faults and YouTube's bot check, and a log
+of every request.
+
+Each request goes through the same steps: count it (quota, per-path sequence number),
+pick its fault, wait its latency, build the reply, apply Range, send it (paced), log it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import random
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+from .audio import ByteCache
+from .endpoints import TEXT, Endpoints, Reply, corrupt, fault_reply, kind_of
+from .faults import API_FAULTS, BODY_FAULTS, CDN_FAULTS, FILE_FAULTS, MEDIA_FAULTS, Faults, unit
+from .ranges import Unsatisfiable, byte_range
+from .requestlog import RequestLog, Served, SlidingWindowQuota
+from .scenario import Scenario
+from .signing import PreviewSigner
+from .urls import API_PREFIX, engine_config
+
+Latency = tuple[float, float] | Mapping[str, tuple[float, float]]
+
+_SLOW_BYTES, _SLOW_SECONDS = 16 * 1024, 1.0  # slow_body: the first 16 KB take a second
+# Bodies go out in pieces through a small send buffer, so that bytes_sent stays close to
+# what the client read when it hangs up early (ffmpeg reading a 30 s section).
+_PIECE = 64 * 1024
+_SEND_BUFFER = 128 * 1024
+_FAULTS_BY_KIND = {"api": API_FAULTS, "cdn": CDN_FAULTS, "media": MEDIA_FAULTS, "file": FILE_FAULTS}
+
+
+@dataclass(frozen=True, slots=True)
+class _Final:
+    """The last piece of a response, written after the request is logged."""
+
+    data: bytes
+    body_bytes: int  # how many of its bytes are body (not headers)
+
+
+class LocalWeb:
+    """A stand-in for every remote service the engine talks to, on ``base_url``.
+
+    ``with LocalWeb(scenario) as web:`` serves until the block ends; ``web.env()`` and
+    ``web.config_kwargs()`` point the engine at it. ``latency`` is a (min, max) range of
+    seconds waited before each answer, or a mapping from path prefix (e.g. "/deezer/")
+    to such a range; ``bandwidth`` caps each response body in bytes per second.
+    ``youtube_blocked`` (also settable while serving) makes watch and search pages answer
+    429 "Sign in to confirm you're not a bot", as YouTube does to a client it throttles.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        quota: int = 50,
+        window: float = 5.0,
+        latency: Latency = (0.0, 0.0),
+        bandwidth: float | None = None,
+        preview_ttl: float = 900.0,
+        faults: Faults | None = None,
+        seed: int = 0,
+        port: int = 0,
+        audio_cache_bytes: int = 256 * 1024 * 1024,
+        youtube_blocked: bool = False,
+    ) -> None:
+        self.scenario = scenario if scenario is not None else Scenario.from_shared_data(seed=seed)
+        self.quota = quota
+        self.window = window
+        self.latency = latency
+        self.bandwidth = bandwidth
+        self.faults = faults or Faults()
+        self.seed = seed
+        self.youtube_blocked = youtube_blocked
+        self._port = port
+        self._limiter = SlidingWindowQuota(quota, window)
+        self._endpoints = Endpoints(self.scenario, PreviewSigner(preview_ttl), ByteCache(audio_cache_bytes))
+        self._log = RequestLog()
+        self._seen: dict[str, int] = {}
+        self._seen_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._base = ""  # kept after stop() for requests still in flight
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> LocalWeb:
+        if self._server is None:
+            self._server = _Server(("127.0.0.1", self._port), self)
+            self._base = f"http://127.0.0.1:{self._server.server_address[1]}"
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                            name="local-web", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.close_connections()  # idle keep-alive connections would hold their threads
+        server.server_close()
+        thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> LocalWeb:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("LocalWeb is not running: call start() or use it in a with block")
+        return self._base
+
+    # -- what the engine needs -----------------------------------------------------------
+
+    def config_kwargs(self) -> dict[str, str]:
+        """Builder kwargs (zenodo_url, splits_url, ...) that point the engine here."""
+        return engine_config(self.base_url)
+
+    def env(self) -> dict[str, str]:
+        """The same settings as ``DEEZER_TAGS_*`` environment variables."""
+        return {f"DEEZER_TAGS_{key.upper()}": value for key, value in self.config_kwargs().items()}
+
+    def checksums(self) -> dict[str, str]:
+        """sha256 of each file as currently served, by Scenario.files key."""
+        return {key: hashlib.sha256(data).hexdigest() for key, data in self.scenario.files.items()}
+
+    # -- what happened -------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[Served]:
+        return self._log.snapshot()
+
+    def clear_log(self) -> None:
+        self._log.clear()
+
+    def count(self, prefix: str, method: str | None = None) -> int:
+        """How many requests with a path starting with ``prefix`` (and of ``method``, if
+        given: ``datasets`` sends a HEAD before each GET of a file) were answered."""
+        return sum(1 for s in self._log.snapshot()
+                   if s.path.startswith(prefix) and (method is None or s.method == method))
+
+    def max_api_calls_in_window(self) -> int:
+        """The most API requests that arrived within any ``window`` seconds (quota: ``quota``)."""
+        return self._log.max_in_window(API_PREFIX, self.window)
+
+    @property
+    def quota_rejections(self) -> int:
+        return self._limiter.rejections
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def _serve(self, h: _Handler, head: bool) -> None:
+        """Answer one request (see the module docstring for the steps) and log it."""
+        started = time.monotonic()
+        path, _, query = h.path.partition("?")
+        with self._seen_lock:
+            nth = self._seen.get(path, 0)
+            self._seen[path] = nth + 1
+        kind = kind_of(path)
+        admitted = self._limiter.admit(started) if kind == "api" else True
+        fault = None
+        if kind in _FAULTS_BY_KIND and (kind != "file" or self.faults.include_files):
+            fault = self.faults.pick(_FAULTS_BY_KIND[kind], path, nth)
+        low, high = self._latency_for(path)
+        if high > 0:
+            time.sleep(low + (high - low) * unit(self.seed, "latency", path, nth))
+
+        client_range = h.headers.get("Range")
+        if fault == "reset":
+            self._log.add(Served(h.command, path, query, 0, 0, started, time.monotonic(), fault, client_range))
+            _reset(h)
+            return
+        reply = (fault_reply(fault, self.faults.seed, path, nth)
+                 or self._endpoints.reply(kind, path, query, admitted=admitted, base=self._base,
+                                          youtube_blocked=self.youtube_blocked))
+        if fault in BODY_FAULTS and reply.status != 200:
+            fault = None  # body faults spoil good answers only
+        if fault == "corrupt_audio":
+            reply = corrupt(reply, random.Random(f"{self.faults.seed}:{path}:{nth}"))
+        status, headers, body = _apply_range(reply, client_range)
+        sent, final = self._send(h, status, headers, body, head=head, fault=fault)
+        # Logged before the final write: a client holding a whole answer finds it in the log.
+        served = Served(h.command, path, query, status, sent + final.body_bytes, started, time.monotonic(),
+                        fault, client_range)
+        self._log.add(served)
+        if final.data:
+            try:
+                h.connection.sendall(final.data)
+            except (ConnectionError, TimeoutError):
+                h.close_connection = True
+                self._log.replace(served, replace(served, bytes_sent=sent, finished=time.monotonic()))
+
+    def _latency_for(self, path: str) -> tuple[float, float]:
+        if isinstance(self.latency, tuple):
+            return self.latency
+        prefixes = [p for p in self.latency if path.startswith(p)]
+        return self.latency[max(prefixes, key=len)] if prefixes else (0.0, 0.0)
+
+    def _send(self, h: _Handler, status: int, headers: list[tuple[str, str]], body: bytes, *,
+              head: bool, fault: str | None) -> tuple[int, _Final]:
+        """Write the response but for its final piece, which the caller writes once the request
+        is logged; the body bytes written so far and that final piece (empty if the client
+        hung up). An unpaced answer of up to 64 KB is all final piece: a single write."""
+        lines = [f"HTTP/1.1 {status} {h.responses[status][0]}", f"Server: {h.server_version}",
+                 f"Date: {h.date_time_string()}", *(f"{name}: {value}" for name, value in headers),
+                 f"Content-Length: {len(body)}"]
+        if h.close_connection:  # the client asked for it
+            lines.append("Connection: close")
+        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if head:
+            body = b""
+        elif fault == "truncated":
+            body = body[: len(body) // 2]
+            h.close_connection = True  # the rest never comes: the client sees a short read
+        stream = memoryview(head_bytes + body)
+        paced = self.bandwidth is not None or fault == "slow_body"
+        end = len(stream) - (1 if paced else min(len(stream), _PIECE))
+        written = 0
+        if fault == "slow_body":
+            slow_end = min(len(head_bytes) + _SLOW_BYTES, end)
+            written = _paced_write(h, stream[:slow_end], _SLOW_BYTES / _SLOW_SECONDS, piece=1024)
+        written += _paced_write(h, stream[written:end], self.bandwidth)
+        sent = max(0, written - len(head_bytes))
+        if written < end:  # the client hung up
+            return sent, _Final(b"", 0)
+        return sent, _Final(bytes(stream[end:]), len(body) - sent)
+
+
+def _apply_range(reply: Reply, client_range: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
+    headers = [("Content-Type", reply.content_type)]
+    if not reply.ranged:
+        return reply.status, headers, reply.body
+    headers.append(("Accept-Ranges", "bytes"))
+    size = len(reply.body)
+    if reply.status != 200:
+        return reply.status, headers, reply.body
+    try:
+        span = byte_range(client_range, size)
+    except Unsatisfiable:
+        return 416, [("Content-Type", TEXT), ("Content-Range", f"bytes */{size}")], b""
+    if span is None:
+        return 200, headers, reply.body
+    start, stop = span
+    headers.append(("Content-Range", f"bytes {start}-{stop - 1}/{size}"))
+    return 206, headers, reply.body[start:stop]
+
+
+def _paced_write(h: _Handler, data: memoryview, rate: float | None, piece: int = _PIECE) -> int:
+    """Write ``data`` in pieces, at most ``rate`` bytes/s; the bytes written, also when the
+    client hangs up (then ``h.close_connection`` is set)."""
+    if rate is not None:
+        piece = min(piece, max(1024, int(rate / 20)))  # ~20 writes a second at most
+    begin = time.monotonic()
+    written = 0
+    try:
+        while written < len(data):
+            written += h.connection.send(data[written:written + piece])
+            if rate is not None and (ahead := begin + written / rate - time.monotonic()) > 0:
+                time.sleep(ahead)
+    except (ConnectionError, TimeoutError):
+        h.close_connection = True
+    return written
+
+
+def _reset(h: _Handler) -> None:
+    """Drop the connection with a TCP reset, before any response byte."""
+    sock = h.connection
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    h.close_connection = True
+    h.rfile.close()  # the socket closes (and resets) once its last file is gone
+    sock.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients pool connections
+    server_version = "LocalWeb/1.0"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = 120  # an idle keep-alive connection frees its thread after this
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.server.web._serve(self, head=False)
+
+    def do_HEAD(self) -> None:
+        self.server.web._serve(self, head=True)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silent: the request log is ``LocalWeb.requests``; stderr lines cost throughput."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # many clients connecting at once must not be refused
+
+    def __init__(self, address: tuple[str, int], web: LocalWeb) -> None:
+        self.web = web
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind asks DNS for the host's name (slow offline); not needed.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+        request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already gone
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)  # a real bug: print it

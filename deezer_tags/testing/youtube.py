@@ -1,0 +1,97 @@
+"""The YouTube stand-in's watch page and search results.
+
+yt-dlp's generic extractor reads a schema.org VideoObject from JSON-LD: ``name`` becomes
+the title, ``duration`` the duration and ``contentUrl`` the media it downloads. That is
+what the engine's matcher judges a candidate by, so the page carries just that.
+
+Search results are an RSS feed, which the generic extractor returns as a playlist: one
+entry per ``<item>``, its ``<link>`` the watch URL, with title and ``itunes:duration``,
+much as ``ytsearchN:`` gives flat entries with a title and a duration.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable
+from xml.sax.saxutils import escape
+
+from .scenario import VideoSpec
+from .urls import SEARCH_PATH, WATCH_PATH
+
+_TOKEN = re.compile(r"\w+")
+RSS = "application/rss+xml; charset=utf-8"
+
+
+def iso_duration(seconds: int) -> str:
+    """ISO 8601, as schema.org wants it: 200 -> 'PT3M20S'."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes or hours else "") + f"{secs}S"
+
+
+def watch_page(video: VideoSpec, base: str) -> bytes:
+    info = {
+        "@context": "https://schema.org",
+        "@type": "VideoObject",
+        "name": video.title,
+        "description": f"Uploaded to the local web: {video.title}",
+        "duration": iso_duration(video.duration),
+        "contentUrl": f"{base}/media/{video.video_id}.mp3",
+        # With the media type yt-dlp takes contentUrl as the format itself, as YouTube's
+        # extractor gives its formats, instead of requesting the media to see what it is.
+        "encodingFormat": "audio/mpeg",
+        "embedUrl": f"{base}/youtube/embed/{video.video_id}",
+        "thumbnailUrl": f"{base}/youtube/vi/{video.video_id}/hqdefault.jpg",
+        "uploadDate": "2015-01-01",
+    }
+    # "</" must not close the script element early: JSON allows escaping the slash.
+    ld = json.dumps(info, ensure_ascii=False).replace("</", "<\\/")
+    title = html.escape(video.title)
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        f"<title>{title} - YouTube</title>"
+        f'<meta property="og:title" content="{title}">'
+        f'<script type="application/ld+json">{ld}</script>'
+        f"</head><body><h1>{title}</h1></body></html>\n"
+    ).encode()
+
+
+def not_found_page(video_id: str) -> bytes:
+    return f"<!DOCTYPE html>\n<html><body><p>Video unavailable: {html.escape(video_id)}</p></body></html>\n".encode()
+
+
+def _tokens(text: str) -> set[str]:
+    return set(_TOKEN.findall(text.casefold()))
+
+
+def search(videos: Iterable[VideoSpec], query: str, n: int) -> list[VideoSpec]:
+    """The ``n`` videos whose titles share the most words with ``query`` (ties: by video id);
+    a video sharing none is never a result. Crude on purpose: the engine must judge."""
+    wanted = _tokens(query)
+    scored = [(len(wanted & _tokens(v.title)), v.video_id, v) for v in videos]
+    ranked = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))
+    return [video for _, _, video in ranked[:n]]
+
+
+def search_page(results: list[VideoSpec], query: str, base: str) -> bytes:
+    """An RSS feed of the results, linking their watch pages."""
+    items = "".join(
+        f"<item><title>{escape(v.title)}</title>"
+        f"<link>{base}{WATCH_PATH}?v={v.video_id}</link>"
+        f"<itunes:duration>{v.duration}</itunes:duration></item>"
+        for v in results
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>'
+        f"<title>{escape(query)} - YouTube</title><link>{base}{SEARCH_PATH}</link>"
+        f"{items}</channel></rss>\n"
+    ).encode()
+
+
+def blocked_page() -> bytes:
+    """What YouTube shows a client it takes for a bot (served with HTTP 429)."""
+    return (b"<!DOCTYPE html>\n<html><head><title>429 Too Many Requests</title></head><body>"
+            b"<p>Sign in to confirm you\xe2\x80\x99re not a bot</p></body></html>\n")
