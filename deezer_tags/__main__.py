@@ -1,0 +1,3 @@
+from deezer_tags.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,228 @@
+"""The manifest: one SQLite file (WAL) per work dir, one row per track.
+
+It is what makes a build resumable and auditable. Every write is one
+transaction, so a build killed at any moment (SIGKILL included) leaves rows that
+are either as before or complete; the next build asks the manifest what is left.
+Only the build's main thread writes; readers (other processes, `status`) may
+read at any time thanks to WAL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.sqlite"  # in the work dir
+
+# States. `pending` and `failed` are (re)tried by the next build; the others are
+# final: `ok`, `no_data` (metadata: Deezer has no such track), `none` (audio: no
+# usable clip from that source).
+PENDING, OK, NO_DATA, FAILED, NONE = "pending", "ok", "no_data", "failed", "none"
+RETRIED_STATES = (PENDING, FAILED)
+
+# Audio sources.
+PREVIEW, YOUTUBE = "deezer_preview", "youtube"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    track_id    INTEGER PRIMARY KEY,
+    meta_status TEXT    NOT NULL DEFAULT 'pending',
+    metadata    TEXT,               -- JSON of the kept Deezer fields
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    -- Audio, per source. preview_status / youtube_status: pending, ok, none (no usable
+    -- audio there: final), failed (transient: retried by the next build).
+    preview_status   TEXT NOT NULL DEFAULT 'pending',
+    youtube_status   TEXT NOT NULL DEFAULT 'pending',
+    audio_attempts   INTEGER NOT NULL DEFAULT 0,
+    audio_error      TEXT,
+    youtube_video_id TEXT,
+    match_evidence   TEXT,          -- JSON: the candidate checks that chose (or refused) a video
+    -- The stored clip (a preview when there is one, else a YouTube clip).
+    audio_source     TEXT,          -- deezer_preview, youtube, or NULL
+    audio_path       TEXT,          -- relative to the work dir
+    audio_sha256     TEXT,
+    audio_duration   REAL,
+    created_at  REAL    NOT NULL,
+    updated_at  REAL    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class MetadataOutcome:
+    track_id: int
+    status: str                        # OK, NO_DATA or FAILED
+    metadata: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AudioOutcome:
+    track_id: int
+    source: str                        # PREVIEW or YOUTUBE
+    status: str                        # OK, NONE or FAILED
+    error: str | None = None
+    path: str | None = None            # relative to the work dir, when OK
+    sha256: str | None = None
+    duration: float | None = None
+    video_id: str | None = None        # YOUTUBE: the chosen (or last refused) video
+    evidence: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    track_id: int
+    meta_status: str
+    metadata: dict[str, Any] | None
+    attempts: int
+    last_error: str | None
+    preview_status: str = PENDING
+    youtube_status: str = PENDING
+    audio_source: str | None = None
+    audio_path: str | None = None
+    audio_sha256: str | None = None
+    audio_duration: float | None = None
+    youtube_video_id: str | None = None
+    match_evidence: dict[str, Any] | None = None
+    audio_error: str | None = None
+
+
+class Manifest:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            uri = f"file:{self.path}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only power loss can
+            # cost the last transactions, and those are simply fetched again.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._db:
+                self._db.executescript(_SCHEMA)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+        self._db.execute("PRAGMA busy_timeout=30000")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Manifest":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add_tracks(self, track_ids: Iterable[int]) -> None:
+        now = time.time()
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO tracks (track_id, created_at, updated_at) VALUES (?, ?, ?)",
+                ((int(t), now, now) for t in track_ids),
+            )
+
+    def needing_metadata(self, track_ids: Iterable[int]) -> list[int]:
+        """The ids among `track_ids`, in their order, whose metadata is still to fetch."""
+        wanted = list(track_ids)
+        final = {
+            row[0]
+            for row in self._db.execute(
+                "SELECT track_id FROM tracks WHERE meta_status NOT IN (?, ?)", RETRIED_STATES
+            )
+        }
+        return [t for t in wanted if t not in final]
+
+    def record_metadata(self, outcomes: Iterable[MetadataOutcome]) -> None:
+        """Write a batch of outcomes in one transaction."""
+        now = time.time()
+        rows = [
+            (o.status, json.dumps(o.metadata) if o.metadata is not None else None, o.error, now, o.track_id)
+            for o in outcomes
+        ]
+        with self._db:
+            self._db.executemany(
+                "UPDATE tracks SET meta_status = ?, metadata = COALESCE(?, metadata), last_error = ?, "
+                "attempts = attempts + 1, updated_at = ? WHERE track_id = ?",
+                rows,
+            )
+
+    def record_audio(self, outcomes: Iterable[AudioOutcome]) -> None:
+        """Write a batch of audio outcomes in one transaction. Only an OK outcome sets
+        the stored clip; a preview always wins over a YouTube clip."""
+        now = time.time()
+        with self._db:
+            for o in outcomes:
+                evidence = json.dumps(o.evidence) if o.evidence is not None else None
+                if o.source == PREVIEW:
+                    self._db.execute(
+                        "UPDATE tracks SET preview_status = ?, audio_error = ?, "
+                        "audio_attempts = audio_attempts + 1, updated_at = ? WHERE track_id = ?",
+                        (o.status, o.error, now, o.track_id),
+                    )
+                else:
+                    self._db.execute(
+                        "UPDATE tracks SET youtube_status = ?, audio_error = ?, youtube_video_id = ?, "
+                        "match_evidence = COALESCE(?, match_evidence), audio_attempts = audio_attempts + 1, "
+                        "updated_at = ? WHERE track_id = ?",
+                        (o.status, o.error, o.video_id, evidence, now, o.track_id),
+                    )
+                if o.status == OK:
+                    self._db.execute(
+                        "UPDATE tracks SET audio_source = ?, audio_path = ?, audio_sha256 = ?, "
+                        "audio_duration = ?, audio_error = NULL WHERE track_id = ? "
+                        "AND (audio_source IS NULL OR audio_source = ? OR ? = ?)",
+                        (o.source, o.path, o.sha256, o.duration, o.track_id, o.source, o.source, PREVIEW),
+                    )
+
+    def rows(self, track_ids: Iterable[int] | None = None) -> Iterator[TrackRow]:
+        """Rows in `track_ids` order (all rows by id when None); unknown ids are skipped."""
+        query = f"SELECT {_ROW_COLUMNS} FROM tracks"
+        if track_ids is None:
+            for row in self._db.execute(query + " ORDER BY track_id"):
+                yield _row(row)
+            return
+        ids = list(track_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found = {
+                r[0]: r
+                for r in self._db.execute(
+                    query + f" WHERE track_id IN ({','.join('?' * len(chunk))})", chunk
+                )
+            }
+            for track_id in chunk:
+                if track_id in found:
+                    yield _row(found[track_id])
+
+    def metadata_counts(self, track_ids: Iterable[int] | None = None) -> dict[str, int]:
+        counts = {PENDING: 0, OK: 0, NO_DATA: 0, FAILED: 0}
+        if track_ids is None:
+            for status, n in self._db.execute("SELECT meta_status, COUNT(*) FROM tracks GROUP BY 1"):
+                counts[status] = n
+        else:
+            for row in self.rows(track_ids):
+                counts[row.meta_status] += 1
+        return counts
+
+
+_ROW_COLUMNS = (
+    "track_id, meta_status, metadata, attempts, last_error, preview_status, youtube_status, "
+    "audio_source, audio_path, audio_sha256, audio_duration, youtube_video_id, match_evidence, audio_error"
+)
+
+
+def _row(row: tuple) -> TrackRow:
+    values = list(row)
+    values[2] = json.loads(values[2]) if values[2] else None
+    values[12] = json.loads(values[12]) if values[12] else None
+    return TrackRow(*values)
