@@ -1,0 +1,236 @@
+"""Deezer Contextual Tags (Ibrahim et al., ICASSP 2020) as a `datasets` loading script.
+
+49,929 Deezer tracks with 15 binary context tags. The annotations come from
+Zenodo record 3648287 and the splits from the authors' repository; everything
+else is fetched from the services by the engine, the installed `deezer_tags`
+package. This file only wires configs to it.
+"""
+
+import os
+import pathlib
+from dataclasses import dataclass
+from typing import Optional
+
+import datasets
+
+from deezer_tags import TAGS
+from deezer_tags.build import WORK_DIR_NAME
+from deezer_tags.build import Build
+from deezer_tags.build import audio_example
+from deezer_tags.build import metadata_example
+from deezer_tags.build import parse_sources
+from deezer_tags.build import select_tracks
+from deezer_tags.build import source_urls
+from deezer_tags.build import verify_sources
+from deezer_tags.importer import import_existing
+from deezer_tags.manifest import MANIFEST_NAME
+from deezer_tags.manifest import Manifest
+from deezer_tags.sources import ENDPOINT_FIELDS
+from deezer_tags.sources import resolve_endpoints
+from deezer_tags.sources import resolve_quota
+from deezer_tags.splits import group_by_split
+from deezer_tags.youtube import YouTubeRecoverer
+from deezer_tags.youtube import parse_youtube_map
+
+_CITATION = """\
+@inproceedings{ibrahim2020audio,
+  title     = {Audio-Based Auto-Tagging with Contextual Tags for Music},
+  author    = {Ibrahim, Karim M. and Royo-Letelier, Jimena and Epure, Elena V. and Peeters, Geoffroy and Richard, Ga{\\"e}l},
+  booktitle = {Proceedings of the IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
+  year      = {2020},
+  address   = {Barcelona, Spain},
+  note      = {Data: doi:10.5281/zenodo.3648287}
+}
+"""
+
+_DESCRIPTION = """\
+49,929 Deezer tracks annotated with 15 binary context tags (car, chill, club, dance,
+gym, happy, night, party, relax, running, sad, sleep, summer, work, workout), with
+their Deezer metadata, split as in the ICASSP 2020 paper.
+"""
+
+_HOMEPAGE = "https://zenodo.org/records/3648287"
+_LICENSE = "cc-by-4.0"
+
+_METADATA_FEATURES = {
+    "track_id": datasets.Value("int64"),
+    "tags": datasets.Sequence(datasets.ClassLabel(names=list(TAGS))),
+    "labels": datasets.Sequence(datasets.Value("int8"), length=len(TAGS)),
+    "title": datasets.Value("string"),
+    "title_short": datasets.Value("string"),
+    "artist_id": datasets.Value("int64"),
+    "artist_name": datasets.Value("string"),
+    "album_id": datasets.Value("int64"),
+    "album_title": datasets.Value("string"),
+    "duration": datasets.Value("int32"),
+    "isrc": datasets.Value("string"),
+    "release_date": datasets.Value("string"),
+    "bpm": datasets.Value("float32"),
+    "gain": datasets.Value("float32"),
+    "readable": datasets.Value("bool"),
+    "has_preview": datasets.Value("bool"),
+    "metadata_status": datasets.Value("string"),
+}
+
+# Audio configs: the metadata, plus the clip (30 s MP3, 44.1 kHz stereo, decoded by
+# soundfile; cast_column("audio", datasets.Audio(sampling_rate=16000)) for a model)
+# and where it came from.
+_AUDIO_FEATURES = {
+    **_METADATA_FEATURES,
+    "audio": datasets.Audio(sampling_rate=44100, mono=False),
+    "audio_source": datasets.Value("string"),
+    "audio_sha256": datasets.Value("string"),
+    "audio_duration": datasets.Value("float32"),
+    "youtube_video_id": datasets.Value("string"),
+    "youtube_title": datasets.Value("string"),
+    "youtube_match_score": datasets.Value("float32"),
+}
+
+
+@dataclass
+class DeezerContextualTagsConfig(datasets.BuilderConfig):
+    """Configs take the endpoints (see deezer_tags.sources), a track subset, and tuning knobs."""
+
+    # Endpoints; None means the DEEZER_TAGS_* variable, else the real service.
+    zenodo_url: Optional[str] = None
+    splits_url: Optional[str] = None
+    youtube_map_url: Optional[str] = None
+    api_url: Optional[str] = None
+    preview_hosts: Optional[str] = None
+    youtube_hosts: Optional[str] = None
+    youtube_watch_url: Optional[str] = None
+    media_hosts: Optional[str] = None
+    youtube_search_url: Optional[str] = None
+    # A trial build: a list of ids (or a file of ids) and/or the first N of them.
+    track_ids: Optional[object] = None
+    max_tracks: Optional[int] = None
+    # sha256 per source file, for deliberately different files (e.g. {"annotation": "..."}).
+    checksums: Optional[dict] = None
+    # The Deezer quota (default 50 calls per 5 s, or DEEZER_TAGS_QUOTA="calls/seconds").
+    quota_calls: Optional[int] = None
+    quota_window: Optional[float] = None
+    workers: int = 16
+    preview_workers: int = 8
+    youtube_workers: int = 2
+    # Where the manifest lives; default: deezer_tags/ under the datasets cache dir.
+    work_dir: Optional[str] = None
+    # What the config fetches (set by the named configs below).
+    audio: bool = False
+    youtube: bool = False
+    # YouTube: a cookies file (Netscape format) when YouTube asks to sign in, and where
+    # the 30 s section starts: "middle" (of the video), "start", or seconds.
+    youtube_cookies: Optional[str] = None
+    section_start: Optional[object] = "middle"
+
+
+class DeezerContextualTags(datasets.GeneratorBasedBuilder):
+    BUILDER_CONFIG_CLASS = DeezerContextualTagsConfig
+    BUILDER_CONFIGS = [
+        DeezerContextualTagsConfig(
+            name="full",
+            version=datasets.Version("1.0.0"),
+            description="Audio for every track that has any: the Deezer preview, else a 30 s YouTube clip.",
+            audio=True,
+            youtube=True,
+        ),
+        DeezerContextualTagsConfig(
+            name="previews",
+            version=datasets.Version("1.0.0"),
+            description="Only tracks whose Deezer preview could be had, with that preview.",
+            audio=True,
+        ),
+        DeezerContextualTagsConfig(
+            name="metadata",
+            version=datasets.Version("1.0.0"),
+            description="Tags, splits and Deezer metadata for all 49,929 tracks; no audio.",
+        ),
+    ]
+    DEFAULT_CONFIG_NAME = "full"
+
+    def _info(self):
+        return datasets.DatasetInfo(
+            description=_DESCRIPTION,
+            features=datasets.Features(_AUDIO_FEATURES if self.config.audio else _METADATA_FEATURES),
+            homepage=_HOMEPAGE,
+            license=_LICENSE,
+            citation=_CITATION,
+        )
+
+    def _download_and_prepare(self, dl_manager, verification_mode, **kwargs):
+        # Remembered so that _split_generators can honour verification_mode="no_checks".
+        self._verification_mode = verification_mode
+        super()._download_and_prepare(dl_manager, verification_mode, **kwargs)
+
+    def _split_generators(self, dl_manager):
+        config = self.config
+        endpoints = resolve_endpoints({name: getattr(config, name) for name in ENDPOINT_FIELDS})
+        wanted = ("annotation", "train", "validation", "test") + (("youtube_map",) if config.youtube else ())
+        urls = source_urls(endpoints, wanted)
+        paths = dl_manager.download(urls)
+        if self._verification_mode != datasets.VerificationMode.NO_CHECKS:
+            verify_sources(paths, urls, config.checksums)
+        sources = parse_sources(paths)
+        selected = select_tracks(sources.matrix, config.track_ids, config.max_tracks)
+        published = self._verification_mode != datasets.VerificationMode.NO_CHECKS and not config.checksums
+        if config.audio or len(selected) != len(sources.matrix.labels) or not published:
+            # Audio configs leave out tracks without audio; trial builds and other source
+            # files have other sizes: the card's split sizes apply to the full metadata only.
+            self.info.splits = None
+
+        build = Build(
+            work_dir=_work_dir(config.work_dir, self._cache_dir_root),
+            endpoints=endpoints,
+            quota=resolve_quota(config.quota_calls, config.quota_window),
+            workers=config.workers,
+            preview_workers=config.preview_workers,
+            youtube_workers=config.youtube_workers,
+        )
+        youtube = None
+        if config.youtube:
+            youtube = YouTubeRecoverer(
+                endpoints, parse_youtube_map(_read_text(paths["youtube_map"])),
+                cookies=config.youtube_cookies, section_start=config.section_start,
+            )
+        try:
+            with build.locked():
+                if config.data_dir and config.audio:
+                    import_existing(build.work_dir, config.data_dir, selected)
+                build.acquire(selected, audio=config.audio, youtube=youtube)
+        finally:
+            if youtube is not None:
+                youtube.close()
+
+        return [
+            datasets.SplitGenerator(
+                name=split,
+                gen_kwargs={
+                    "tracks": [(t, sources.matrix.labels[t]) for t in ids],
+                    "work_dir": str(build.work_dir),
+                },
+            )
+            for split, ids in group_by_split(selected, sources.split_of).items()
+            if ids  # a trial build may leave a split empty; datasets cannot load an empty one
+        ]
+
+    def _generate_examples(self, tracks, work_dir):
+        with Manifest(pathlib.Path(work_dir) / MANIFEST_NAME, readonly=True) as manifest:
+            rows = {row.track_id: row for row in manifest.rows(t for t, _ in tracks)}
+        for track_id, labels in tracks:
+            row = rows.get(track_id)
+            if not self.config.audio:
+                yield track_id, metadata_example(track_id, labels, row)
+                continue
+            example = audio_example(track_id, labels, row, pathlib.Path(work_dir), youtube=self.config.youtube)
+            if example is not None:
+                yield track_id, example
+
+
+def _read_text(path):
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _work_dir(configured, cache_dir_root):
+    if configured:
+        return pathlib.Path(os.path.expanduser(configured))
+    return pathlib.Path(cache_dir_root) / WORK_DIR_NAME

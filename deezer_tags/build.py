@@ -1,0 +1,310 @@
+"""One build, as the loading script drives it: sources in, tracks resolved, rows out.
+
+The loading script downloads through `dl_manager` (so `datasets` caches and
+counts the files) and hands the local paths here; everything after that is the
+engine's: checksums, parsing, track selection, the Deezer calls, the manifest.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from filelock import FileLock, Timeout
+
+from deezer_tags.deezer import DeezerClient
+from deezer_tags.errors import BadTrackSelectionError, BuildLockedError, ChecksumMismatchError
+from deezer_tags.manifest import FAILED, MANIFEST_NAME, NO_DATA, OK, PREVIEW, YOUTUBE, Manifest, TrackRow
+from deezer_tags.matrix import TagMatrix, parse_split_file, parse_tag_matrix
+from deezer_tags.pipeline import Pipeline, PipelineOptions, RunCounts
+from deezer_tags.previews import PreviewDownloader
+from deezer_tags.sources import PINNED_SHA256, Endpoints, Quota
+from deezer_tags.splits import paper_assignment
+from deezer_tags.youtube import YouTubeRecoverer
+
+log = logging.getLogger("deezer_tags")
+
+# The work dir (manifest, reports) under the datasets cache dir; not the name datasets
+# uses for its own Arrow cache of this script (deezer_contextual_tags/).
+WORK_DIR_NAME = "deezer_tags"
+REPORT_NAME = "build_report.json"
+FAILED_NAME = "failed_tracks.csv"
+
+SOURCE_TITLES = {
+    "annotation": "the tag matrix (Zenodo Context_tags_dataset.csv)",
+    "train": "the paper's train split file",
+    "validation": "the paper's validation split file",
+    "test": "the paper's test split file",
+    "folds": "the paper's folds file (artist ids)",
+    "youtube_map": "the YouTube id map (id_to_url.json)",
+}
+
+
+def source_urls(endpoints: Endpoints, keys: Sequence[str]) -> dict[str, str]:
+    """The URL of each wanted source file."""
+    urls = {"annotation": endpoints.zenodo_url, "youtube_map": endpoints.youtube_map_url}
+    return {key: urls[key] if key in urls else endpoints.split_file_url(key) for key in keys}
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sources(paths: Mapping[str, str], urls: Mapping[str, str],
+                   overrides: Mapping[str, str] | None = None) -> None:
+    """Each downloaded file must have its pinned sha256 (or the one `overrides` gives)."""
+    expected_of = {**PINNED_SHA256, **(overrides or {})}
+    for key, path in paths.items():
+        expected = expected_of[key]
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ChecksumMismatchError(
+                f"{SOURCE_TITLES[key]} from {urls[key]} has sha256 {actual}, expected {expected}: "
+                "if the server sent a broken file, build again with download_mode='force_redownload'; "
+                "if you chose other files on purpose, pass verification_mode='no_checks' to load_dataset "
+                f"(or checksums={{'{key}': '<sha256>'}} in the config)"
+            )
+
+
+@dataclass(frozen=True)
+class Sources:
+    matrix: TagMatrix
+    split_of: dict[int, str]  # the paper's assignment; absent = unassigned
+
+
+def parse_sources(paths: Mapping[str, str]) -> Sources:
+    matrix = parse_tag_matrix(_read(paths["annotation"]), "the tag matrix")
+    split_ids = {
+        split: parse_split_file(_read(paths[split]), SOURCE_TITLES[split], matrix)
+        for split in ("train", "validation", "test")
+    }
+    return Sources(matrix=matrix, split_of=paper_assignment(split_ids))
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8-sig") as handle:
+        return handle.read()
+
+
+def select_tracks(matrix: TagMatrix, track_ids: Sequence[int] | str | os.PathLike | None = None,
+                  max_tracks: int | None = None) -> list[int]:
+    """The tracks a build covers: all, a given list (or file of ids), and/or the first N."""
+    if track_ids is None:
+        selected = matrix.ids
+    else:
+        if isinstance(track_ids, (str, os.PathLike)):
+            track_ids = _read_id_file(Path(track_ids))
+        selected = list(dict.fromkeys(_as_id(t) for t in track_ids))
+        unknown = [t for t in selected if t not in matrix.labels]
+        if unknown:
+            raise BadTrackSelectionError(
+                f"{len(unknown)} of the requested track_ids are not in the tag matrix "
+                f"(e.g. {', '.join(map(str, unknown[:5]))}); remove them from track_ids"
+            )
+    if max_tracks is not None:
+        if max_tracks < 1:
+            raise BadTrackSelectionError(f"max_tracks={max_tracks}: give a positive number of tracks")
+        selected = selected[:max_tracks]
+    return selected
+
+
+def _as_id(value: object) -> int:
+    try:
+        track_id = int(str(value).strip())
+    except ValueError:
+        track_id = 0
+    if track_id <= 0:
+        raise BadTrackSelectionError(f"track_ids holds {value!r}, which is not a positive integer track id")
+    return track_id
+
+
+def _read_id_file(path: Path) -> list[str]:
+    """Ids separated by newlines, commas or spaces; a `song_id` header and # comments are skipped."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise BadTrackSelectionError(f"cannot read the track_ids file {path}: {error.strerror}") from None
+    tokens = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0]
+        tokens += [t for t in line.replace(",", " ").split() if t != "song_id"]
+    return tokens
+
+
+@dataclass
+class Build:
+    """The engine side of one builder run, rooted in a work dir that outlives it."""
+
+    work_dir: Path
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    quota: Quota = field(default_factory=Quota)
+    workers: int = 16           # Deezer calls in flight
+    preview_workers: int = 8
+    youtube_workers: int = 2    # each runs yt-dlp and an ffmpeg: CPU-bound on 2 cores
+    progress: bool = True
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.work_dir / MANIFEST_NAME
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """One build per work dir at a time; a second one is refused, not interleaved."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.work_dir / "build.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise BuildLockedError(
+                f"another build is using {self.work_dir}; wait for it to finish, "
+                "or give this one another cache_dir"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def acquire(self, track_ids: Sequence[int], *, audio: bool = False,
+                youtube: YouTubeRecoverer | None = None) -> RunCounts:
+        """Fetch what the manifest lacks for `track_ids` (metadata, and audio when asked
+        for, with YouTube as the fallback when given); returns this run's counts."""
+        client = DeezerClient(self.endpoints.api_url, self.quota, pool_size=self.workers)
+        options = PipelineOptions(api_workers=self.workers, preview_workers=self.preview_workers,
+                                  youtube_workers=self.youtube_workers, audio=audio,
+                                  youtube=youtube is not None)
+        started = time.monotonic()
+        with Manifest(self.manifest_path) as manifest:
+            pipeline = Pipeline(
+                manifest, client, self.work_dir, preview_allowed=self.endpoints.is_preview_url,
+                previews=PreviewDownloader(self.endpoints.is_preview_url, pool_size=self.preview_workers),
+                youtube=youtube, options=options, progress=self.progress,
+            )
+            counts = pipeline.run(track_ids)
+            self._write_report(manifest, track_ids, counts, client, time.monotonic() - started,
+                               audio=audio, youtube=youtube is not None)
+        return counts
+
+    def _write_report(self, manifest: Manifest, track_ids: Sequence[int], counts: RunCounts,
+                      client: DeezerClient, seconds: float, *, audio: bool, youtube: bool) -> None:
+        """build_report.json (totals) and failed_tracks.csv (every track left without
+        what this config wants, and why)."""
+        rows = list(manifest.rows(track_ids))
+        report: dict = {
+            "tracks": len(track_ids),
+            "metadata": manifest.metadata_counts(track_ids),
+            "this_run": {
+                "calls": client.calls_made, "quota_answers": client.quota_answers,
+                "seconds": round(seconds, 2), "deezer": counts.calls,
+            },
+        }
+        missing = [(r.track_id, "metadata", r.meta_status, r.last_error or "")
+                   for r in rows if r.meta_status in (NO_DATA, FAILED, "pending")]
+        if audio:
+            report["audio"] = _audio_counts(rows, youtube)
+            report["this_run"].update(previews=counts.previews, youtube=counts.youtube,
+                                      bytes_fetched=counts.bytes_fetched)
+            if counts.youtube_blocked:
+                report["this_run"]["youtube_blocked"] = counts.youtube_blocked
+            missing = [(r.track_id, "audio", _why_no_audio(r, youtube), r.audio_error or r.last_error or "")
+                       for r in rows if not _has_audio(r, youtube)]
+        _write_atomically(self.work_dir / REPORT_NAME, json.dumps(report, indent=2) + "\n")
+        _write_atomically(self.work_dir / FAILED_NAME,
+                          _csv_text([("track_id", "stage", "status", "reason"), *missing]))
+        log.info("Deezer metadata: %s", ", ".join(f"{k} {v}" for k, v in report["metadata"].items()))
+
+
+def _has_audio(row: TrackRow, youtube: bool) -> bool:
+    return row.audio_source == PREVIEW or (youtube and row.audio_source == YOUTUBE)
+
+
+def _why_no_audio(row: TrackRow, youtube: bool) -> str:
+    """One word per reason, for the counts: where the track's audio search stopped."""
+    if row.meta_status in (FAILED, "pending"):
+        return "metadata_" + row.meta_status
+    if row.preview_status in (FAILED, "pending"):
+        return "preview_" + row.preview_status
+    if not youtube:
+        return "no_preview" if row.meta_status == OK else "no_deezer_data"
+    return "youtube_" + row.youtube_status
+
+
+def _audio_counts(rows: Sequence[TrackRow], youtube: bool) -> dict:
+    with_audio = {PREVIEW: 0, YOUTUBE: 0}
+    without: dict[str, int] = {}
+    for row in rows:
+        if _has_audio(row, youtube):
+            with_audio[row.audio_source] += 1
+        else:
+            reason = _why_no_audio(row, youtube)
+            without[reason] = without.get(reason, 0) + 1
+    return {"with_audio": with_audio, "without_audio": dict(sorted(without.items()))}
+
+
+def _csv_text(rows: Sequence[Sequence[object]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def metadata_example(track_id: int, labels: Sequence[int], row: TrackRow | None) -> dict:
+    """One example of the `metadata` config: tags, labels, and Deezer's fields (None when absent)."""
+    meta = (row.metadata if row is not None and row.meta_status == OK else None) or {}
+    return {
+        "track_id": track_id,
+        "tags": [i for i, value in enumerate(labels) if value],
+        "labels": list(labels),
+        **{name: meta.get(name) for name in METADATA_FIELDS},
+        "has_preview": bool(meta.get("preview")) if meta else None,
+        "metadata_status": row.meta_status if row is not None else "pending",
+    }
+
+
+# Deezer fields copied as they are into every example (see deezer.keep_fields).
+METADATA_FIELDS = (
+    "title", "title_short", "artist_id", "artist_name", "album_id", "album_title",
+    "duration", "isrc", "release_date", "bpm", "gain", "readable",
+)
+
+
+def audio_example(track_id: int, labels: Sequence[int], row: TrackRow | None, work_dir: Path, *,
+                  youtube: bool) -> dict | None:
+    """One example of an audio config, or None when the track has no clip for it."""
+    if row is None or not _has_audio(row, youtube):
+        return None
+    chosen = _chosen_candidate(row) if row.audio_source == YOUTUBE else {}
+    return {
+        **metadata_example(track_id, labels, row),
+        "audio": str(work_dir / row.audio_path),
+        "audio_source": row.audio_source,
+        "audio_sha256": row.audio_sha256,
+        "audio_duration": row.audio_duration,
+        "youtube_video_id": row.youtube_video_id if row.audio_source == YOUTUBE else None,
+        "youtube_title": chosen.get("title"),
+        "youtube_match_score": chosen.get("title_score"),
+    }
+
+
+def _chosen_candidate(row: TrackRow) -> dict:
+    for candidate in (row.match_evidence or {}).get("candidates", []):
+        if candidate.get("video_id") == row.youtube_video_id and candidate.get("verdict") != "refused":
+            return candidate
+    return {}

@@ -1,0 +1,145 @@
+"""Downloading Deezer's 30 s previews into the cache, verified, resumable.
+
+Bytes go to a hidden `.part` file next to the destination; a retry (or the next
+build, after a kill) resumes it with an HTTP Range request. Only a file that
+passed the MP3 check is renamed into place, so a file in the cache is complete
+and verified, or absent. A 403 means the signed URL expired: the caller
+re-resolves the track and calls again with the fresh URL (the `.part` survives).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from deezer_tags.audio import InvalidAudio, check_preview_format, inspect_mp3
+
+# Deezer previews are 30 s (30.72 s as encoded); anything far off is not one.
+PREVIEW_SECONDS = (25.0, 35.0)
+CHUNK = 64 * 1024
+
+
+class PreviewExpired(Exception):
+    """The CDN refused the signed URL (HTTP 403): resolve the track again for a fresh one."""
+
+
+class PreviewUnavailable(Exception):
+    """No usable preview behind this URL (gone, refused host, or never valid audio)."""
+
+
+class _Retry(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredAudio:
+    path: Path
+    sha256: str
+    duration: float
+    bytes_fetched: int  # over the network, this call (resumed bytes not counted twice)
+
+
+class PreviewDownloader:
+    def __init__(self, allowed: Callable[[str], bool], *, pool_size: int = 16,
+                 timeout: tuple[float, float] = (5.0, 30.0), max_attempts: int = 5,
+                 backoff: float = 0.5) -> None:
+        self.allowed = allowed
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self._pool_size = pool_size
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        return session
+
+    def download(self, url: str, dest: Path) -> StoredAudio:
+        """Fetch `url` into `dest`. Raises PreviewExpired or PreviewUnavailable."""
+        if not self.allowed(url):
+            raise PreviewUnavailable("preview URL is not on the configured CDN hosts; refused")
+        part = partial_path(dest)
+        fetched = 0
+        last_problem = "no attempt made"
+        for attempt in range(self.max_attempts):
+            if attempt:
+                time.sleep(self.backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
+            try:
+                fetched += self._fetch_to(url, part)
+                data = part.read_bytes()
+                info = inspect_mp3(data)
+                check_preview_format(info, min_seconds=PREVIEW_SECONDS[0], max_seconds=PREVIEW_SECONDS[1])
+            except _Retry as problem:
+                last_problem = str(problem)
+                continue
+            except InvalidAudio as problem:
+                # What arrived is not a preview: start again from nothing.
+                last_problem = f"invalid audio: {problem}"
+                part.unlink(missing_ok=True)
+                continue
+            os.replace(part, dest)
+            return StoredAudio(dest, hashlib.sha256(data).hexdigest(), round(info.duration, 3), fetched)
+        part.unlink(missing_ok=True)  # nothing worth resuming: leave no temp file behind
+        raise PreviewUnavailable(f"{last_problem} (after {self.max_attempts} attempts)")
+
+    def _fetch_to(self, url: str, part: Path) -> int:
+        """Append the rest of `url` to `part` (or restart it). Returns the bytes received."""
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            response = self._session().get(url, headers=headers, timeout=self.timeout, stream=True)
+        except requests.RequestException as error:
+            raise _Retry(f"network error: {type(error).__name__}") from None
+        with response:
+            status = response.status_code
+            if status == 403:
+                raise PreviewExpired("the CDN refused the signed URL (HTTP 403)")
+            if status in (404, 410):
+                raise PreviewUnavailable(f"the CDN has no such preview (HTTP {status})")
+            if status == 416:
+                part.unlink(missing_ok=True)  # our partial file is longer than theirs: restart
+                raise _Retry("HTTP 416 on resume")
+            if status >= 400:
+                raise _Retry(f"HTTP {status}")
+            if "html" in response.headers.get("Content-Type", "").lower():
+                part.unlink(missing_ok=True)
+                raise _Retry("the CDN answered with an HTML page")
+            mode = "ab" if status == 206 and _resumes_at(response, have) else "wb"
+            received = 0
+            try:
+                with open(part, mode) as handle:
+                    for chunk in response.iter_content(CHUNK):
+                        handle.write(chunk)
+                        received += len(chunk)
+            except requests.RequestException as error:
+                # Keep what arrived: the next attempt resumes from there.
+                raise _Retry(f"download cut off: {type(error).__name__}") from None
+            return received
+
+
+def partial_path(dest: Path) -> Path:
+    """Where the bytes of `dest` collect until they are complete and checked."""
+    return dest.with_name(f".{dest.name}.part")
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
+
+
+def _resumes_at(response: requests.Response, offset: int) -> bool:
+    match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+    return bool(match) and int(match.group(1)) == offset

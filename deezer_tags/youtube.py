@@ -1,0 +1,667 @@
+"""The YouTube fallback: a 30 s clip of the same recording, for tracks Deezer has no preview of.
+
+For one track: the id map's video is checked first, exactly like a search result, because
+the map is the first hit of a scraped search and hundreds of its entries are other
+recordings or not music. If it fails (or the track is not in the map), a search for
+"{artist} {title}" gives N candidates; the best acceptable one is fetched. Every candidate
+looked at goes into the evidence, with the reason it was taken or refused.
+
+A candidate is acceptable when
+- its duration is within max(15 s, 10 %) of Deezer's: re-uploads differ by a few seconds,
+  music videos by an intro; a full album, a TV clip, an extended or live version differ
+  by more. When Deezer's duration is unknown (no metadata) the check is skipped, and only
+  a song-like length (30 s to 15 min) is asked for; the evidence says so;
+- its title (with the uploader's name, as "Artist - Topic" channels leave the artist out of
+  titles) matches: score = 0.7 x (share of the track title's words in it) + 0.3 x (share
+  of the artist's words), accepted from 0.7. So a video missing the artist passes only
+  with every title word, and one with the artist needs at least 4 of 7 title words. Words
+  are compared case-, accent- and punctuation-blind, without "the", "feat" and the like,
+  and a word of 4+ letters also matches a near spelling ("Elliot" / "Elliott"). With no
+  Deezer metadata, the id map's query ("title artist") plays the title: all of its words
+  count, which is stricter, as no duration check backs it up;
+- its title does not announce another version (live, cover, karaoke, remix, ...) that the
+  track's title does not.
+
+Only a section is fetched, never the whole video: yt-dlp resolves the watch page to a media
+URL (it must be on the configured media hosts), then ffmpeg reads 30 s from it with a Range
+request (deezer_tags.ffmpeg). The section starts at the middle of the video (duration/2 -
+15 s, where the chorus usually is), at 0 (`section_start="start"`), or at a given number
+of seconds (kept inside the video).
+
+The id map's URLs are never handed to yt-dlp: the engine takes the 11-character video id
+from a URL on a YouTube host and formats the configured watch URL with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import unicodedata
+import weakref
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from http.cookiejar import LoadError
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote_plus, urlsplit
+
+import yt_dlp
+from yt_dlp.cookies import YoutubeDLCookieJar
+from yt_dlp.utils import DownloadError, unsmuggle_url
+
+from deezer_tags.audio import InvalidAudio, check_preview_format, inspect_mp3
+from deezer_tags.errors import MalformedSourceError, UserError
+from deezer_tags.ffmpeg import FfmpegFailed, fetch_section, ffmpeg_dir, ffmpeg_exe
+from deezer_tags.previews import StoredAudio
+from deezer_tags.sources import Endpoints
+
+log = logging.getLogger("deezer_tags.youtube")
+
+# Matching (see the module docstring).
+DURATION_TOLERANCE_SECONDS = 15.0
+DURATION_TOLERANCE_FRACTION = 0.10
+SONG_LENGTH_RANGE = (30.0, 900.0)  # the only duration check when Deezer's is unknown
+TITLE_THRESHOLD = 0.7
+TITLE_WEIGHT = 0.7  # the artist's words weigh the rest
+NEAR_SPELLING = 0.8  # difflib ratio from which two words of 4+ letters count as one
+# Words dropped before comparing: they say nothing about which song it is.
+_FILLER = frozenset({"the", "a", "an", "and", "feat", "ft", "featuring", "with", "vs", "remastered", "remaster"})
+# Words that announce another recording when the video has them and the track has not.
+_OTHER_VERSION = frozenset({
+    "live", "cover", "karaoke", "instrumental", "acoustic", "remix", "reaction", "tutorial",
+    "lesson", "nightcore", "slowed", "sped", "8d", "mashup", "parody",
+})
+
+# Fetching.
+ATTEMPTS = 3             # per candidate (and per search) on transient errors
+BACKOFF = 0.5            # seconds before the 2nd attempt, doubled after
+SOCKET_TIMEOUT = 20.0    # yt-dlp's, seconds
+FFMPEG_TIMEOUT = 180.0   # one section, seconds
+CLIP_SLACK = 1.0         # seconds a clip may be shorter or longer than asked (frame rounding)
+FORMAT = "bestaudio/best"
+
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_VIDEO_PATHS = ("shorts", "embed", "v", "live")  # youtube.com/<one of these>/<id>
+# What yt-dlp and ffmpeg say when YouTube takes us for a bot or throttles us (its session
+# rate limit reads "Video unavailable. This content isn't available, try again later").
+_BLOCKED = ("not a bot", "http error 429", "too many requests", "429 too many", "rate-limited",
+            "try again later")
+# Says "not available" but is worth another build: e.g. no JavaScript runtime for yt-dlp.
+_NOT_GONE = ("requested format is not available",)
+# A video that is gone or closed to us: that candidate is refused, the next one tried.
+_GONE = ("video unavailable", "http error 404", "http error 410", "private video", "is private",
+         "has been removed", "is not available", "no longer available", "unsupported url",
+         "confirm your age", "members-only", "members only")
+
+
+class YouTubeBlocked(Exception):
+    """YouTube refuses us (bot check / "Sign in to confirm you're not a bot" / HTTP 429): the
+    pipeline pauses the YouTube stream and tells the user once; ``detail`` is what YouTube said."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            "YouTube is refusing this machine's requests (bot check or HTTP 429), so the YouTube "
+            "fallback stopped; pass a cookies file from a browser signed in to YouTube "
+            "(the youtube_cookies option, yt-dlp's cookiefile) or run the build again later: it resumes."
+        )
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class YouTubeOutcome:
+    """What became of one track. Each candidate in ``evidence["candidates"]`` has a verdict:
+    "accepted" (fetched), "refused" (with the reason), "failed" (transient errors, every
+    attempt) or "acceptable" (passed on the search page, not needed: a better one was taken)."""
+
+    status: str                 # "ok" | "none" (no acceptable candidate: final) | "failed" (transient)
+    video_id: str | None        # the chosen video (or the best refused one)
+    evidence: dict              # JSON-serialisable: the query, the checks, every candidate
+    error: str | None
+    audio: StoredAudio | None
+
+
+def parse_youtube_map(text: str, source: str = "the YouTube id map") -> dict[int, dict]:
+    """track id -> {"url", "title", "query"}, entries kept as given: each is checked when
+    its track is recovered, so one bad entry does not sink the build."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MalformedSourceError(
+            f"{source} is not valid JSON ({error.msg} at line {error.lineno}); "
+            "point youtube_map_url at an intact copy of id_to_url.json"
+        ) from None
+    if not isinstance(data, dict):
+        raise MalformedSourceError(
+            f"{source} is a JSON {type(data).__name__}, not an object of track id -> entry; "
+            "point youtube_map_url at id_to_url.json"
+        )
+    parsed: dict[int, dict] = {}
+    for key, entry in data.items():
+        if not (key.isascii() and key.isdigit() and int(key) > 0):
+            raise MalformedSourceError(
+                f"{source} has the key {key[:40]!r}, which is not a positive integer track id; "
+                "point youtube_map_url at an intact copy of id_to_url.json"
+            )
+        if not isinstance(entry, dict):
+            raise MalformedSourceError(
+                f"{source} maps track {key} to a JSON {type(entry).__name__}, not an object with "
+                "url, title and query; point youtube_map_url at an intact copy of id_to_url.json"
+            )
+        parsed[int(key)] = entry
+    return parsed
+
+
+# -- video ids ---------------------------------------------------------------------------
+
+def video_id_of(url: str) -> str | None:
+    """The video id in a watch URL (?v=), a youtu.be link or a /shorts/, /embed/ ... path."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    candidates = parse_qs(parts.query).get("v", [])
+    if (parts.hostname or "").endswith("youtu.be") and segments:
+        candidates.append(segments[0])
+    if len(segments) == 2 and segments[0] in _VIDEO_PATHS:
+        candidates.append(segments[1])
+    return next((c for c in candidates if _VIDEO_ID.match(c)), None)
+
+
+def map_video_id(entry: Mapping[str, Any], endpoints: Endpoints) -> tuple[str | None, str | None]:
+    """(video id, None) for an id map entry we may use, else (None, why it is refused)."""
+    url = entry.get("url")
+    if not isinstance(url, str) or not url:
+        return None, "the id map entry has no URL"
+    shown = url if len(url) <= 80 else url[:79] + "…"
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None, f"the id map URL {shown!r} is not a valid URL"
+    if scheme not in ("http", "https"):
+        return None, f"the id map URL {shown!r} is not http(s)"
+    if not endpoints.is_youtube_url(url):
+        return None, f"the id map URL {shown!r} is not on a YouTube host"
+    video_id = video_id_of(url)
+    if video_id is None:
+        return None, f"the id map URL {shown!r} holds no valid 11-character video id"
+    return video_id, None
+
+
+# -- matching ----------------------------------------------------------------------------
+
+def words(text: str) -> list[str]:
+    """Lower-case words without accents or punctuation; "Ke$ha & Co" -> kesha, and, co."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = text.casefold().replace("&", " and ").replace("$", "s")
+    text = re.sub(r"['\u2019]", "", text)  # "let's" and "lets" are one word
+    return re.findall(r"\w+", text)
+
+
+def _key_words(text: str) -> set[str]:
+    found = set(words(text))
+    return (found - _FILLER) or found
+
+
+def _share_found(wanted: set[str], seen: set[str]) -> float:
+    """The share of ``wanted`` words in ``seen``, near spellings of long words included."""
+    def found(word: str) -> bool:
+        return word in seen or (len(word) >= 4 and any(
+            abs(len(other) - len(word)) <= 2 and SequenceMatcher(None, word, other).ratio() >= NEAR_SPELLING
+            for other in seen))
+    return sum(map(found, wanted)) / len(wanted) if wanted else 0.0
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the right video must match: from Deezer's metadata, else from the id map's query."""
+
+    title: str            # Deezer's full title (with the version), or the map's query
+    name: str             # the words the title score counts: title_short, or the query
+    artist: str
+    duration: float | None
+    query: str            # what a search asks for
+
+    @classmethod
+    def of(cls, metadata: Mapping[str, Any] | None, entry: Mapping[str, Any] | None) -> Expected | None:
+        meta = metadata or {}
+        title = str(meta.get("title") or meta.get("title_short") or "").strip()
+        if title:
+            artist = str(meta.get("artist_name") or "").strip()
+            duration = meta.get("duration")
+            duration = float(duration) if isinstance(duration, (int, float)) and duration > 0 else None
+            return cls(title, str(meta.get("title_short") or title), artist, duration,
+                       f"{artist} {title}".strip())
+        query = (entry or {}).get("query")
+        if isinstance(query, str) and query.strip():
+            return cls(query.strip(), query.strip(), "", None, query.strip())
+        return None
+
+    def tolerance(self) -> float | None:
+        if self.duration is None:
+            return None
+        return max(DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_FRACTION * self.duration)
+
+    def as_dict(self) -> dict:
+        return {"title": self.title, "artist": self.artist, "duration": self.duration}
+
+
+NO_TITLE, NO_DURATION = "no title", "no duration"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    title_score: float
+    duration_delta: float | None
+    refusal: str | None  # None: acceptable
+
+    @property
+    def undecided(self) -> bool:
+        """Acceptable, or refused only for want of a title or duration (a watch page has them)."""
+        return self.refusal in (None, NO_TITLE, NO_DURATION)
+
+
+def judge(expected: Expected, title: str | None, duration: float | None, uploader: str | None = None) -> Judgement:
+    """Check one candidate's title (and uploader) and duration against the track."""
+    seen = set(words(f"{title or ''} {uploader or ''}"))
+    name = _key_words(expected.name)
+    artist = _key_words(expected.artist) if expected.artist else set()
+    score = _share_found(name, seen)
+    if artist:
+        score = TITLE_WEIGHT * score + (1 - TITLE_WEIGHT) * _share_found(artist, seen)
+    score = round(score, 3)
+    delta = None if duration is None or expected.duration is None else round(duration - expected.duration, 1)
+
+    if title is None:
+        return Judgement(score, delta, NO_TITLE)
+    if score < TITLE_THRESHOLD:
+        return Judgement(score, delta, f"title matches {score:.2f} of the track's words, below {TITLE_THRESHOLD}")
+    announced = set(words(f"{expected.title} {expected.artist}"))
+    if "mix" in announced:
+        announced.add("remix")  # "(X Mix)" and "(X Remix)" name the same recording
+    other = sorted((set(words(title)) & _OTHER_VERSION) - announced)
+    if other:
+        return Judgement(score, delta, f"the title says {', '.join(other)}; the track's does not")
+    if duration is None:
+        return Judgement(score, delta, NO_DURATION)
+    tolerance = expected.tolerance()
+    if tolerance is None:
+        low, high = SONG_LENGTH_RANGE
+        if not low <= duration <= high:
+            return Judgement(score, delta, f"{duration:.0f} s is not a song's length ({low:.0f} to {high:.0f} s)")
+    elif abs(delta) > tolerance:
+        return Judgement(score, delta, f"{duration:.0f} s, the track is {expected.duration:.0f} s "
+                                       f"(more than {tolerance:.0f} s apart)")
+    return Judgement(score, delta, None)
+
+
+def classify_error(message: str) -> str:
+    """'blocked', 'gone' or 'transient', from what yt-dlp or ffmpeg said."""
+    lowered = message.lower()
+    if any(p in lowered for p in _BLOCKED):
+        return "blocked"
+    if any(p in lowered for p in _GONE) and not any(p in lowered for p in _NOT_GONE):
+        return "gone"
+    return "transient"
+
+
+# -- the recoverer -----------------------------------------------------------------------
+
+class _Refused(Exception):
+    """This candidate is not the track's recording, or cannot be had: try the next one."""
+
+
+class _Transient(Exception):
+    """Worth another attempt (network, 5xx, damaged media)."""
+
+
+class _YdlLogger:
+    """yt-dlp's messages go to our debug log: its errors come back as exceptions anyway."""
+
+    def debug(self, msg: str) -> None:
+        log.debug("yt-dlp: %s", msg)
+
+    info = warning = error = debug
+
+
+class YouTubeRecoverer:
+    """Recovers tracks from YouTube; ``recover`` may be called from several threads at once
+    (each thread gets its own yt-dlp instances)."""
+
+    def __init__(self, endpoints: Endpoints, youtube_map: Mapping[int, dict], *, search_results: int = 5,
+                 section_start: str | float = "middle", section_seconds: float = 30.0,
+                 cookies: str | None = None, ffmpeg: str | None = None) -> None:
+        if search_results < 1:
+            raise ValueError(f"search_results must be at least 1, got {search_results}")
+        if section_seconds <= 0:
+            raise ValueError(f"section_seconds must be positive, got {section_seconds}")
+        self.endpoints = endpoints
+        self.youtube_map = youtube_map
+        self.search_results = search_results
+        self.section_start = _section_rule(section_start)
+        self.section_seconds = float(section_seconds)
+        self.ffmpeg = ffmpeg or ffmpeg_exe()
+        if cookies is not None:
+            _check_cookies(cookies)
+        self.cookies = cookies
+        # yt-dlp's cache, the ffmpeg link and per-thread cookie copies: nothing outside this folder.
+        self._tmp = Path(tempfile.mkdtemp(prefix="deezer_tags-youtube-"))
+        self._ffmpeg_location = ffmpeg_dir(self.ffmpeg, self._tmp / "bin")
+        self._local = threading.local()
+        self._instances: list[yt_dlp.YoutubeDL] = []
+        self._instances_lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _cleanup, self._instances, self._tmp)
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def __enter__(self) -> YouTubeRecoverer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one track -----------------------------------------------------------------------
+
+    def recover(self, track_id: int, metadata: dict | None, dest: Path) -> YouTubeOutcome:
+        """Find the track's recording on YouTube and store a section of it at ``dest``.
+        Raises YouTubeBlocked; every other problem is an outcome."""
+        track_id = int(track_id)
+        entry = self.youtube_map.get(track_id)
+        expected = Expected.of(metadata, entry)
+        run = _Run(expected, self.section_start)
+        if expected is None:
+            return run.outcome("none", "no Deezer metadata and no id map entry: nothing to search for")
+        if entry is not None:
+            video_id, refusal = map_video_id(entry, self.endpoints)
+            candidate = run.add("map", video_id)
+            if refusal:
+                candidate["reason"] = refusal
+            else:
+                audio = self._try(video_id, candidate, run, Path(dest))
+                if audio:
+                    return run.outcome("ok", audio=audio, video_id=video_id)
+
+        run.evidence["query"] = expected.query
+        try:
+            entries = self._search(expected.query)
+        except _Transient as error:
+            return run.outcome("failed", f"the search failed: {error}")
+        for video_id, candidate in self._shortlist(entries, run):
+            audio = self._try(video_id, candidate, run, Path(dest))
+            if audio:
+                return run.outcome("ok", audio=audio, video_id=video_id)
+        if run.transient:
+            return run.outcome("failed", run.transient[-1])
+        return run.outcome("none", f"no acceptable video among {len(run.candidates)} candidates")
+
+    def _shortlist(self, entries: list[dict], run: _Run) -> list[tuple[str, dict]]:
+        """Search results worth resolving, best first, judged on what the search page says."""
+        ranked = []
+        for rank, entry in enumerate(entries):
+            video_id = entry.get("id") if _VIDEO_ID.match(str(entry.get("id"))) else video_id_of(str(entry.get("url")))
+            if video_id is not None and video_id in run.seen:
+                continue  # the map's video again: judged already
+            candidate = run.add("search", video_id, entry.get("title"), entry.get("duration"))
+            if video_id is None:
+                candidate["reason"] = "the search result is not a video"
+                continue
+            verdict = run.judge(candidate, entry.get("title"), entry.get("duration"),
+                                entry.get("uploader") or entry.get("channel"))
+            if verdict.undecided:
+                ranked.append((-verdict.title_score, abs(verdict.duration_delta or 0.0), rank, video_id, candidate))
+        return [(video_id, candidate) for *_, video_id, candidate in sorted(ranked)]
+
+    def _try(self, video_id: str, candidate: dict, run: _Run, dest: Path) -> StoredAudio | None:
+        """Resolve, check and fetch one candidate, with bounded retries on transient errors;
+        the stored section, or None (the candidate's verdict says why)."""
+        problem = ""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(BACKOFF * 2 ** (attempt - 1))
+            try:
+                info = self._resolve(video_id)
+                verdict = run.judge(candidate, info.get("title"), info.get("duration"),
+                                    info.get("uploader") or info.get("channel"))
+                if verdict.refusal:
+                    return None
+                info = self._choose_format(info)
+                media_url = self._media_url(info)
+                start = self._start(info.get("duration"), run.expected.duration)
+                audio = self._fetch(media_url, info.get("http_headers"), start, info.get("duration"), dest, run)
+            except _Refused as refusal:
+                candidate.update(verdict="refused", reason=str(refusal))
+                return None
+            except _Transient as error:
+                problem = str(error)
+                continue
+            candidate.update(verdict="accepted", reason=None)
+            run.evidence["section_start"] = round(start, 3)
+            return audio
+        candidate.update(verdict="failed", reason=f"{problem} ({ATTEMPTS} attempts)")
+        run.transient.append(f"video {video_id}: {problem} ({ATTEMPTS} attempts)")
+        return None
+
+    # -- yt-dlp --------------------------------------------------------------------------
+
+    def _ydl(self, purpose: str) -> yt_dlp.YoutubeDL:
+        """This thread's yt-dlp for ``purpose`` ("resolve" or "search"): instances are not thread-safe."""
+        ydl = getattr(self._local, purpose, None)
+        if ydl is None:
+            options: dict[str, Any] = {
+                "format": FORMAT, "quiet": True, "no_warnings": True, "noprogress": True,
+                "logger": _YdlLogger(), "cachedir": str(self._tmp / "cache"),
+                "socket_timeout": SOCKET_TIMEOUT, "noplaylist": True, "skip_download": True,
+                "ffmpeg_location": str(self._ffmpeg_location),
+            }
+            if purpose == "search":
+                options.update(extract_flat="in_playlist", playlistend=self.search_results)
+            if self.cookies:
+                # A copy per thread: yt-dlp writes its cookie jar back on close.
+                copy = self._tmp / f"cookies-{threading.get_ident()}-{purpose}.txt"
+                shutil.copyfile(self.cookies, copy)
+                options["cookiefile"] = str(copy)
+            ydl = yt_dlp.YoutubeDL(options)
+            setattr(self._local, purpose, ydl)
+            with self._instances_lock:
+                self._instances.append(ydl)
+        return ydl
+
+    def _extract(self, purpose: str, url: str, *, process: bool = True) -> dict:
+        return self._run_ydl(lambda ydl: ydl.extract_info(url, download=False, process=process), purpose)
+
+    def _run_ydl(self, call: Callable[[yt_dlp.YoutubeDL], Any], purpose: str) -> dict:
+        try:
+            info = call(self._ydl(purpose))
+        except DownloadError as error:
+            message = _clean(str(error))
+            kind = classify_error(message)
+            if kind == "blocked":
+                raise YouTubeBlocked(message) from None
+            raise (_Refused if kind == "gone" else _Transient)(message) from None
+        if not isinstance(info, dict):
+            raise _Transient("yt-dlp returned nothing")
+        return info
+
+    def _resolve(self, video_id: str) -> dict:
+        """The watch page's title, duration and formats, no format chosen yet: a candidate
+        is judged before anything of its media is requested."""
+        url = self.endpoints.youtube_watch_url.replace("{video_id}", video_id)
+        return self._extract("resolve", url, process=False)
+
+    def _choose_format(self, info: dict) -> dict:
+        """The info with FORMAT chosen. A page that only points elsewhere (the generic
+        extractor's JSON-LD contentUrl) is followed only to a media host."""
+        if info.get("_type") in ("url", "url_transparent"):
+            target, _ = unsmuggle_url(str(info.get("url")))
+            if not self.endpoints.is_media_url(target):
+                raise _Refused(f"the watch page points at {urlsplit(target).hostname!r}, not a configured media host")
+        return self._run_ydl(lambda ydl: ydl.process_ie_result(info, download=False), "resolve")
+
+    def _search(self, query: str) -> list[dict]:
+        template = self.endpoints.youtube_search_url
+        url = (f"ytsearch{self.search_results}:{query}" if template == "ytsearch"
+               else template.replace("{query}", quote_plus(query)))
+        problem = ""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(BACKOFF * 2 ** (attempt - 1))
+            try:
+                info = self._extract("search", url)
+            except (_Transient, _Refused) as error:  # a search page that is not there: a setup problem
+                problem = str(error)
+                continue
+            return [e for e in list(info.get("entries") or [])[: self.search_results] if isinstance(e, dict)]
+        raise _Transient(f"{problem} ({ATTEMPTS} attempts)")
+
+    def _media_url(self, info: dict) -> str:
+        if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+            raise _Refused("a live stream, not a recording")
+        url = info.get("url")
+        if isinstance(url, str):
+            url, _ = unsmuggle_url(url)  # the generic extractor's notes to itself, after a "#"
+        if not isinstance(url, str) or info.get("protocol") not in ("http", "https"):
+            raise _Refused(f"no audio as a plain HTTP file (protocol {info.get('protocol')})")
+        if not self.endpoints.is_media_url(url):
+            raise _Refused(f"the media URL's host {urlsplit(url).hostname!r} is not a configured media host")
+        return url
+
+    # -- the section ---------------------------------------------------------------------
+
+    def _start(self, video_duration: float | None, track_duration: float | None) -> float:
+        duration = video_duration or track_duration
+        if self.section_start == "start":
+            return 0.0
+        if self.section_start == "middle":
+            return max(0.0, duration / 2 - self.section_seconds / 2) if duration else 0.0
+        start = float(self.section_start)
+        return min(start, max(0.0, duration - self.section_seconds)) if duration else start
+
+    def _fetch(self, media_url: str, headers: Mapping[str, str] | None, start: float,
+               duration: float | None, dest: Path, run: _Run) -> StoredAudio:
+        """ffmpeg cuts the section into a temp file next to ``dest``; checked, it replaces ``dest``."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        os.close(handle)
+        tmp = Path(tmp_name)
+        try:
+            try:
+                stats = fetch_section(media_url, tmp, start=start, seconds=self.section_seconds,
+                                      headers=headers, exe=self.ffmpeg, timeout=FFMPEG_TIMEOUT)
+            except FfmpegFailed as error:
+                if classify_error(str(error)) == "blocked":
+                    raise YouTubeBlocked(str(error)) from None
+                raise _Transient(f"ffmpeg: {error}") from None
+            run.bytes_fetched += stats.bytes_read
+            if stats.decode_errors:
+                raise _Transient(f"the media arrived damaged ({stats.decode_errors} decode errors)")
+            data = tmp.read_bytes()
+            length = min(self.section_seconds, duration - start) if duration else self.section_seconds
+            try:
+                info = inspect_mp3(data)
+                check_preview_format(info, min_seconds=length - CLIP_SLACK,
+                                     max_seconds=self.section_seconds + CLIP_SLACK)
+            except InvalidAudio as problem:
+                raise _Transient(f"the section is not a valid clip: {problem}") from None
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return StoredAudio(dest, hashlib.sha256(data).hexdigest(), round(info.duration, 3), run.bytes_fetched)
+
+
+class _Run:
+    """The evidence gathered while recovering one track."""
+
+    def __init__(self, expected: Expected | None, section_rule: str | float) -> None:
+        self.expected = expected
+        self.candidates: list[dict] = []
+        self.seen: set[str] = set()
+        self.transient: list[str] = []
+        self.bytes_fetched = 0
+        self.evidence: dict[str, Any] = {
+            "expected": expected.as_dict() if expected else None,
+            "duration_checked": bool(expected and expected.duration),
+            "duration_tolerance": round(expected.tolerance(), 1) if expected and expected.duration else None,
+            "title_threshold": TITLE_THRESHOLD,
+            "query": None,
+            "section_rule": section_rule,
+            "section_start": None,
+            "candidates": self.candidates,
+        }
+
+    def add(self, source: str, video_id: str | None, title: object = None, duration: object = None) -> dict:
+        if video_id:
+            self.seen.add(video_id)
+        candidate = {"source": source, "video_id": video_id, "title": _text(title), "duration": _number(duration),
+                     "title_score": None, "duration_delta": None, "verdict": "refused", "reason": None}
+        self.candidates.append(candidate)
+        return candidate
+
+    def judge(self, candidate: dict, title: object, duration: object, uploader: object = None) -> Judgement:
+        assert self.expected is not None
+        verdict = judge(self.expected, _text(title), _number(duration), _text(uploader))
+        candidate.update(title=_text(title), duration=_number(duration), title_score=verdict.title_score,
+                         duration_delta=verdict.duration_delta,
+                         verdict="refused" if verdict.refusal else "acceptable", reason=verdict.refusal)
+        return verdict
+
+    def outcome(self, status: str, error: str | None = None, *, audio: StoredAudio | None = None,
+                video_id: str | None = None) -> YouTubeOutcome:
+        if video_id is None:  # the best refused one, for whoever audits the evidence
+            scored = [c for c in self.candidates if c["video_id"] and c["title_score"] is not None]
+            video_id = max(scored, key=lambda c: c["title_score"])["video_id"] if scored else None
+        return YouTubeOutcome(status, video_id, self.evidence, error, audio)
+
+
+def _check_cookies(path: str) -> None:
+    """Refuse a cookies file yt-dlp could not read now, not in the middle of the build."""
+    try:
+        YoutubeDLCookieJar(path).load()
+    except (OSError, LoadError, ValueError) as error:  # ValueError: not text
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not a cookies file"
+        raise UserError(
+            f"cannot use {path} as the YouTube cookies file ({reason}); export one in Netscape format "
+            "from a browser signed in to YouTube, or leave youtube_cookies unset"
+        ) from None
+
+
+def _section_rule(value: str | float) -> str | float:
+    if value in ("middle", "start"):
+        return value
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"section_start is 'middle', 'start' or a number of seconds, not {value!r}") from None
+    if seconds < 0:
+        raise ValueError(f"section_start must not be negative, got {seconds}")
+    return seconds
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _clean(message: str) -> str:
+    """yt-dlp's message without its 'ERROR: ' prefix and its cause chain."""
+    message = message.removeprefix("ERROR: ")
+    return message.split(" (caused by", 1)[0].strip()
+
+
+def _cleanup(instances: list[yt_dlp.YoutubeDL], tmp: Path) -> None:
+    for ydl in instances:
+        with suppress(Exception):  # closing is best effort
+            ydl.close()
+    shutil.rmtree(tmp, ignore_errors=True)
