@@ -1,0 +1,54 @@
+"""Shared fixtures: every byte a test sees comes from the local web on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import datasets
+import pytest
+
+import deezer_contextual_tags
+from deezer_tags.testing import LocalWeb, Scenario
+
+SCRIPT = deezer_contextual_tags.__file__
+
+# A quota that does not bind, for tests about something else: with the server in the
+# test's own process, GIL jitter between our send and its arrival is large next to a
+# time-scaled window. The quota itself is tested with its own settings.
+FAST_QUOTA = {"quota": 500, "window": 0.5}
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(monkeypatch, tmp_path):
+    """No DEEZER_TAGS_* setting from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("DEEZER_TAGS_") and name != "DEEZER_TAGS_SHARED_DATA":
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def full_scenario() -> Scenario:
+    """All 49,929 tracks of the real matrix; 1 % gone from Deezer, 20 % without preview."""
+    return Scenario.from_shared_data(no_data_fraction=0.01, no_preview_fraction=0.2, seed=7)
+
+
+def build(web: LocalWeb, cache_dir: Path, config: str = "metadata", **kwargs) -> datasets.DatasetDict:
+    """load_dataset on the loading script, pointed at `web` by config kwargs."""
+    kwargs.setdefault("quota_calls", web.quota)
+    kwargs.setdefault("quota_window", web.window)
+    return datasets.load_dataset(
+        SCRIPT, config, cache_dir=str(cache_dir), trust_remote_code=True,
+        **web.config_kwargs(), **kwargs,
+    )
+
+
+_TRACK_PATH = re.compile(r"^/deezer/track/(\d+)$")
+
+
+def api_track_ids(web: LocalWeb) -> list[int]:
+    """Track ids of every /deezer/track/{id} request the local web served, in order."""
+    return [int(m.group(1)) for r in web.requests if (m := _TRACK_PATH.match(r.path))]

@@ -1,0 +1,212 @@
+"""The audio configs end to end: previews and the YouTube fallback in one pipeline."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from deezer_tags.audio import inspect_mp3
+from deezer_tags.testing import Faults, LocalWeb, Scenario
+
+from conftest import FAST_QUOTA, SCRIPT, api_track_ids, build
+
+TRACKS = 80
+_CDN = re.compile(r"^/cdn/stream/c-([0-9a-f]{32})-5\.mp3$")
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return Scenario.from_shared_data(no_data_fraction=0.03, no_preview_fraction=0.25,
+                                     dead_preview_fraction=0.05, wrong_video_fraction=0.05, seed=4)
+
+
+def rows_of(dataset) -> dict[int, dict]:
+    return {row["track_id"]: row for split in dataset.values() for row in split}
+
+
+def first_ids(n: int) -> list[int]:
+    from deezer_tags.testing import shared_data_dir
+
+    with open(shared_data_dir() / "seed-repo" / "annotation.csv") as handle:
+        return [int(r["song_id"]) for _, r in zip(range(n), csv.DictReader(handle))]
+
+
+def work_dir(cache: Path) -> Path:
+    return cache / "deezer_tags"
+
+
+def test_full_config_yields_valid_previews_and_youtube_clips(scenario, tmp_path):
+    ids = first_ids(TRACKS)
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        dataset = build(web, tmp_path, "full", max_tracks=TRACKS)
+        log = list(web.requests)
+    rows = rows_of(dataset)
+    live = [t for t in ids if t not in scenario.no_data_ids | scenario.no_preview_ids | scenario.dead_preview_ids]
+    # Every track with a live preview has it; nothing else is called a preview.
+    assert {t for t, r in rows.items() if r["audio_source"] == "deezer_preview"} == set(live)
+    recovered = [r for r in rows.values() if r["audio_source"] == "youtube"]
+    assert recovered, "some tracks without a preview must be recovered from the media host"
+    for row in rows.values():
+        path = row["audio"]["path"]
+        data = Path(path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == row["audio_sha256"]
+        info = inspect_mp3(data)
+        assert (info.sample_rate, info.channels) == (44100, 2) and 29 < info.duration < 32
+        assert row["audio"]["sampling_rate"] == 44100 and row["audio"]["array"].shape[0] == 2
+    for row in recovered:
+        assert row["youtube_video_id"] in scenario.videos
+        assert not scenario.videos[row["youtube_video_id"]].wrong
+        assert row["youtube_match_score"] >= 0.7 - 1e-6  # float32
+
+    # A YouTube clip is a section: far less than the whole media file is read.
+    served = collections.Counter()
+    for r in log:
+        if r.path.startswith("/media/"):
+            served[r.path] += r.bytes_sent
+    assert served
+    for path, sent in served.items():
+        size = scenario.videos[path.split("/")[-1][:-4]].duration * 16000  # 128 kbps
+        assert sent < 0.5 * size, f"{path}: {sent} bytes of {size}"
+
+    report = json.loads((work_dir(tmp_path) / "build_report.json").read_text())
+    with_audio = report["audio"]["with_audio"]
+    assert with_audio == {"deezer_preview": len(live), "youtube": len(recovered)}
+    assert sum(report["audio"]["without_audio"].values()) == TRACKS - len(rows)
+    with open(work_dir(tmp_path) / "failed_tracks.csv") as handle:
+        missing = {int(r["track_id"]) for r in csv.DictReader(handle)}
+    assert missing == set(ids) - set(rows)
+
+
+def test_previews_config_leaves_youtube_out_and_metadata_keeps_everyone(scenario, tmp_path):
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        previews = rows_of(build(web, tmp_path, "previews", max_tracks=40))
+        assert web.count("/youtube/") == web.count("/media/") == 0
+        metadata = rows_of(build(web, tmp_path, "metadata", max_tracks=40))
+    assert {r["audio_source"] for r in previews.values()} == {"deezer_preview"}
+    assert len(metadata) == 40 and set(previews) < set(metadata)
+
+
+def test_expired_preview_urls_are_resolved_again(scenario, tmp_path):
+    faults = Faults(expire_early=0.5, seed=2)
+    with LocalWeb(scenario, faults=faults, **FAST_QUOTA) as web:
+        dataset = build(web, tmp_path, "previews", max_tracks=TRACKS)
+        cdn = [(m.group(1), r.status) for r in web.requests if (m := _CDN.match(r.path)) and r.method == "GET"]
+        calls = collections.Counter(api_track_ids(web))
+    track_of = {scenario.preview_key(t): t for t in first_ids(TRACKS)}
+    answers = collections.defaultdict(list)
+    for key, status in cdn:
+        answers[track_of[key]].append(status)
+    expired_once = {t for t, s in answers.items() if s[0] == 403}
+    assert expired_once, "the fault must have fired"
+    # One fresh Deezer call per expired URL, and the preview fetched with it.
+    assert {t for t, n in calls.items() if n == 2} == expired_once
+    rows = rows_of(dataset)
+    for track_id in expired_once - scenario.dead_preview_ids:
+        assert (track_id in rows) == (answers[track_id][1] == 200), answers[track_id]
+
+
+def test_cdn_faults_end_in_valid_audio_or_a_recorded_failure(scenario, tmp_path):
+    faults = Faults(reset=0.1, server_error=0.1, truncated=0.1, html_as_audio=0.1, corrupt_audio=0.1, seed=9)
+    with LocalWeb(scenario, faults=faults, **FAST_QUOTA) as web:
+        dataset = build(web, tmp_path, "previews", max_tracks=TRACKS)
+        assert any(r.fault for r in web.requests if r.path.startswith("/cdn/"))
+    rows = rows_of(dataset)
+    clean = {t: r["audio_sha256"] for t, r in rows_of(_clean_build(scenario, tmp_path / "clean")).items()}
+    # Same bytes as a build without faults, for every track that has audio.
+    assert {t: r["audio_sha256"] for t, r in rows.items()} == {t: clean[t] for t in rows}
+    with open(work_dir(tmp_path) / "failed_tracks.csv") as handle:
+        failed = {int(r["track_id"]): r for r in csv.DictReader(handle)}
+    assert set(failed) | set(rows) == set(first_ids(TRACKS))
+    assert not list(work_dir(tmp_path).glob("audio/.*")), "temp files left behind"
+
+
+def _clean_build(scenario: Scenario, cache: Path):
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        return build(web, cache, "previews", max_tracks=TRACKS)
+
+
+BUILD_IN_SUBPROCESS = """
+import sys, datasets
+datasets.load_dataset(sys.argv[1], "full", cache_dir=sys.argv[2], trust_remote_code=True,
+                      max_tracks=int(sys.argv[3]))
+"""
+
+
+def test_sigkill_then_resume_gives_the_same_dataset_and_refetches_nothing_finished(scenario, tmp_path):
+    tracks = 120
+    with LocalWeb(scenario, quota=20, window=0.5, latency=(0.0, 0.02)) as web:
+        env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": "20/0.5"}
+        child = subprocess.Popen([sys.executable, "-c", BUILD_IN_SUBPROCESS, SCRIPT, str(tmp_path), str(tracks)],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while web.count("/cdn/") < 40:
+            assert child.poll() is None, "the build ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        import sqlite3
+
+        with sqlite3.connect(work_dir(tmp_path) / "manifest.sqlite") as db:
+            finished = {t for (t,) in db.execute("SELECT track_id FROM tracks WHERE preview_status = 'ok'")}
+        assert finished
+        web.clear_log()
+        resumed = rows_of(build(web, tmp_path, "full", max_tracks=tracks, quota_calls=20, quota_window=0.5))
+        keys_fetched = {m.group(1) for r in web.requests if (m := _CDN.match(r.path))}
+    assert not {scenario.preview_key(t) for t in finished} & keys_fetched, "a finished preview was fetched again"
+    assert not list(work_dir(tmp_path).glob("audio/.*")), "temp files left behind"
+
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        uninterrupted = rows_of(build(web, tmp_path / "whole", "full", max_tracks=tracks))
+    assert {t: r["audio_sha256"] for t, r in resumed.items()} == \
+        {t: r["audio_sha256"] for t, r in uninterrupted.items()}
+
+
+def test_a_complete_cache_is_rebuilt_with_zero_requests(scenario, tmp_path):
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        first = rows_of(build(web, tmp_path, "full", max_tracks=30))
+        web.clear_log()
+        again = rows_of(build(web, tmp_path, "full", max_tracks=30, download_mode="reuse_cache_if_exists"))
+        services = [r for r in web.requests if not r.path.startswith(("/zenodo/", "/github/"))]
+    assert services == []
+    assert {t: r["audio_sha256"] for t, r in again.items()} == {t: r["audio_sha256"] for t, r in first.items()}
+
+
+def test_an_earlier_crawl_is_imported_instead_of_downloaded(scenario, tmp_path):
+    import requests
+
+    ids = first_ids(30)
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        old = tmp_path / "old" / "dataset"
+        (old / "audio").mkdir(parents=True)
+        (old / "audio_crawl").mkdir()
+        live = [t for t in ids if scenario.tracks[t].preview == "ok" and t not in scenario.no_data_ids]
+        for track_id in live[:10]:
+            body = requests.get(f"{web.base_url}/deezer/track/{track_id}", timeout=10).json()
+            (old / "audio" / f"{track_id}.mp3").write_bytes(requests.get(body["preview"], timeout=10).content)
+        (old / "audio" / f"{live[10]}.mp3").write_bytes(b"<html>not audio</html>")  # rejected, fetched anew
+        video = next(iter(scenario.videos.values()))
+        crawl_track = next(t for t in ids if t not in live)
+        (old / "audio_crawl" / f"{crawl_track}.mp3").write_bytes(
+            requests.get(f"{web.base_url}/media/{video.video_id}.mp3", timeout=10).content)
+        web.clear_log()
+        rows = rows_of(build(web, tmp_path / "cache", "full", max_tracks=30, data_dir=str(old)))
+        fetched = {m.group(1) for r in web.requests if (m := _CDN.match(r.path))}
+    assert not {scenario.preview_key(t) for t in live[:10]} & fetched
+    assert scenario.preview_key(live[10]) in fetched
+    assert all(rows[t]["audio_source"] == "deezer_preview" for t in live[:11])
+    assert rows[crawl_track]["audio_source"] == "youtube"
+    data, rate = soundfile.read(rows[crawl_track]["audio"]["path"])
+    assert rate == 44100 and 29 < len(data) / rate < 32

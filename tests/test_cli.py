@@ -1,0 +1,58 @@
+"""The `deezer-tags` command as a user runs it: a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from deezer_tags.testing import LocalWeb, Scenario
+
+from conftest import FAST_QUOTA
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "deezer_tags", *args], capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, timeout=timeout,
+    )
+
+
+def test_demo_runs_offline_and_ends_with_the_summary(tmp_path):
+    result = run_cli("demo", "--cache-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "deezer_tags" / "build_report.json").read_text())
+    counts = report["metadata"]
+    assert counts["ok"] + counts["no_data"] == 300 and counts["no_data"] == 6
+    assert f"Deezer metadata: pending 0, ok {counts['ok']}, no_data 6, failed 0" in result.stdout
+    with_audio = report["audio"]["with_audio"]
+    assert with_audio["deezer_preview"] > 0 and with_audio["youtube"] > 0
+    splits = re.search(r"Splits: train (\d+), validation (\d+), test (\d+), unassigned (\d+)", result.stdout)
+    assert sum(map(int, splits.groups())) == sum(with_audio.values())
+    assert sum(with_audio.values()) + sum(report["audio"]["without_audio"].values()) == 300
+
+
+def test_build_shows_progress_and_points_at_the_report(tmp_path):
+    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
+        env = {**web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}"}
+        result = run_cli("build", "--config", "metadata", "--max-tracks", "40", "--cache-dir", str(tmp_path),
+                         env=env)
+        assert web.count("/deezer/track/") == 40
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"Deezer calls: 100%.*40/40", result.stderr), "no progress bar for the calls"
+    assert "ok 40" in result.stdout
+    assert str(tmp_path / "deezer_tags" / "failed_tracks.csv") in result.stdout
+
+
+def test_checksum_mismatch_is_one_sentence_not_a_traceback(tmp_path):
+    scenario = Scenario.from_shared_data()
+    scenario.files["train"] = scenario.files["train"].replace(b"\n", b"\r\n", 3)
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        result = run_cli("build", "--config", "metadata", "--max-tracks", "5", "--cache-dir", str(tmp_path),
+                         env=web.env())
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert re.search(r"deezer-tags: the paper's train split file from http://127\.0\.0\.1:\d+/\S+ has sha256",
+                     result.stderr)

@@ -1,0 +1,173 @@
+"""The `metadata` config end to end: load_dataset against the local web."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import pytest
+
+from deezer_tags import TAGS
+from deezer_tags.build import parse_sources, source_urls
+from deezer_tags.errors import BadTrackSelectionError
+from deezer_tags.sources import Endpoints
+from deezer_tags.testing import LocalWeb, Scenario, shared_data_dir
+
+from conftest import FAST_QUOTA, SCRIPT, api_track_ids, build
+
+SUBSET = 300
+
+
+@pytest.fixture(scope="module")
+def subset_scenario() -> Scenario:
+    return Scenario.from_shared_data(no_data_fraction=0.05, no_preview_fraction=0.2, seed=1)
+
+
+def _matrix_rows() -> dict[int, list[int]]:
+    with open(shared_data_dir() / "seed-repo" / "annotation.csv") as handle:
+        rows = csv.reader(handle)
+        header = next(rows)
+        assert tuple(header[1:]) == TAGS
+        return {int(r[0]): [int(v) for v in r[1:]] for r in rows}
+
+
+def test_subset_build_has_every_track_once_with_metadata_and_tags(subset_scenario, tmp_path):
+    matrix = _matrix_rows()
+    first_ids = list(matrix)[:SUBSET]
+    with LocalWeb(subset_scenario, latency=(0.0, 0.01), **FAST_QUOTA) as web:
+        dataset = build(web, tmp_path, max_tracks=SUBSET)
+        calls = api_track_ids(web)
+
+    assert set(dataset) == {"train", "validation", "test", "unassigned"}
+    seen = [row["track_id"] for split in dataset.values() for row in split]
+    assert sorted(seen) == sorted(first_ids)
+
+    features = dataset["train"].features
+    assert features["tags"].feature.names == list(TAGS)
+    assert features["track_id"].dtype == "int64"
+
+    gone = subset_scenario.no_data_ids & set(first_ids)
+    assert gone, "the scenario must put some no-data tracks in the subset"
+    for split in dataset.values():
+        for row in split:
+            track_id = row["track_id"]
+            assert row["labels"] == matrix[track_id]
+            assert row["tags"] == [i for i, v in enumerate(matrix[track_id]) if v]
+            spec = subset_scenario.tracks.get(track_id)
+            if track_id in gone:
+                assert row["metadata_status"] == "no_data"
+                assert row["title"] is None and row["artist_id"] is None
+            else:
+                assert row["metadata_status"] == "ok"
+                assert row["title"] == spec.title
+                assert row["duration"] == spec.duration
+                assert row["has_preview"] == (track_id not in subset_scenario.no_preview_ids)
+
+    # Each track asked for exactly once: 800 answers are final, not retried.
+    assert sorted(calls) == sorted(first_ids)
+
+    report = json.loads((tmp_path / "deezer_tags" / "build_report.json").read_text())
+    assert report["metadata"]["no_data"] == len(gone)
+    assert report["metadata"]["ok"] == SUBSET - len(gone)
+    with open(tmp_path / "deezer_tags" / "failed_tracks.csv") as handle:
+        failed = {int(r["track_id"]): r for r in csv.DictReader(handle)}
+    assert set(failed) == gone
+    assert all("800" in r["reason"] for r in failed.values())
+
+
+def test_second_load_is_served_from_cache_with_zero_requests(subset_scenario, tmp_path):
+    with LocalWeb(subset_scenario, **FAST_QUOTA) as web:
+        first = build(web, tmp_path, max_tracks=50)
+        assert web.count("/deezer/") == 50
+        web.clear_log()
+        second = build(web, tmp_path, max_tracks=50)
+        assert web.requests == []
+    assert first["train"]["track_id"] == second["train"]["track_id"]
+
+
+def test_paper_splits_are_the_published_files_and_nothing_is_dropped():
+    """The real files, through the engine's parser: 32,771 / 3,642 / 12,169 + 1,347 unassigned."""
+    from deezer_tags.splits import group_by_split
+
+    scenario = Scenario.from_shared_data()
+    with LocalWeb(scenario) as web:
+        endpoints = Endpoints(**{k: v for k, v in web.config_kwargs().items() if k.endswith("url")})
+        urls = source_urls(endpoints, ("annotation", "train", "validation", "test"))
+        paths = datasets.DownloadManager().download(urls)
+    sources = parse_sources(paths)
+    groups = group_by_split(sources.matrix.ids, sources.split_of)
+    assert {k: len(v) for k, v in groups.items()} == {
+        "train": 32771, "validation": 3642, "test": 12169, "unassigned": 1347,
+    }
+    for split in ("train", "validation", "test"):
+        with open(shared_data_dir() / "paper-splits" / f"{split}_ground_truth.csv") as handle:
+            published = [int(r["song_id"]) for r in csv.DictReader(handle)]
+        assert sorted(groups[split]) == sorted(published)
+
+
+def test_track_ids_select_a_subset_with_its_own_cache_entry(subset_scenario, tmp_path):
+    matrix_ids = list(_matrix_rows())
+    chosen = matrix_ids[1000:1010]
+    id_file = tmp_path / "ids.txt"
+    id_file.write_text("song_id\n" + "\n".join(map(str, chosen[5:])) + "\n")
+    with LocalWeb(subset_scenario, **FAST_QUOTA) as web:
+        by_list = build(web, tmp_path / "cache", track_ids=chosen[:5])
+        by_file = build(web, tmp_path / "cache", track_ids=str(id_file))
+    ids_of = lambda d: sorted(t for s in d.values() for t in s["track_id"])  # noqa: E731
+    assert ids_of(by_list) == sorted(chosen[:5])
+    assert ids_of(by_file) == sorted(chosen[5:])
+    # Each subset is its own Arrow cache entry (the config's hash), never mixed.
+    dir_of = lambda d: Path(d["test"].cache_files[0]["filename"]).parent  # noqa: E731
+    assert dir_of(by_list) != dir_of(by_file)
+
+
+def test_unknown_track_ids_are_a_clear_error(subset_scenario, tmp_path):
+    with LocalWeb(subset_scenario, **FAST_QUOTA) as web:
+        with pytest.raises(BadTrackSelectionError, match=r"not in the tag matrix.*\b123\b"):
+            build(web, tmp_path, track_ids=[123, 92310738])
+        assert web.count("/deezer/") == 0
+
+
+def test_quota_is_never_exceeded_with_many_threads(subset_scenario, tmp_path):
+    """48 threads against 20 calls per 1 s. The build runs in its own process, as
+    it would against the real API: in the test's process the server's arrival
+    times would carry our own GIL contention, which no client-side pacing sees."""
+    with LocalWeb(subset_scenario, quota=20, window=1.0, latency=(0.0, 0.03)) as web:
+        child = subprocess.run(
+            [sys.executable, "-c", BUILD_IN_CHILD, SCRIPT, str(tmp_path), "240", "48"],
+            env={**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": "20/1.0"},
+            capture_output=True, text=True, timeout=120,
+        )
+        assert child.returncode == 0, child.stderr[-2000:]
+        assert web.max_api_calls_in_window() <= 20
+        assert web.quota_rejections == 0
+        assert web.count("/deezer/") == 240
+
+
+BUILD_IN_CHILD = """
+import sys, datasets
+datasets.load_dataset(sys.argv[1], "metadata", cache_dir=sys.argv[2], trust_remote_code=True,
+                      max_tracks=int(sys.argv[3]), workers=int(sys.argv[4]))
+"""
+
+
+def test_split_sizes_add_up_per_split_counter(subset_scenario, tmp_path):
+    """Tracks land in the split the paper's files give them."""
+    paper = {}
+    for split in ("train", "validation", "test"):
+        with open(shared_data_dir() / "paper-splits" / f"{split}_ground_truth.csv") as handle:
+            paper.update({int(r["song_id"]): split for r in csv.DictReader(handle)})
+    with LocalWeb(subset_scenario, **FAST_QUOTA) as web:
+        dataset = build(web, tmp_path, max_tracks=120)
+    counted = collections.Counter()
+    for split, rows in dataset.items():
+        for track_id in rows["track_id"]:
+            assert paper.get(track_id, "unassigned") == split
+            counted[split] += 1
+    assert sum(counted.values()) == 120

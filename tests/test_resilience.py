@@ -1,0 +1,85 @@
+"""Faults and kills: every track ends resolved or recorded, and nothing is fetched twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from deezer_tags.testing import Faults, LocalWeb, Scenario
+
+from conftest import SCRIPT, api_track_ids, build
+
+TRACKS = 200
+
+
+def test_resets_5xx_and_garbage_bodies_are_retried_to_success(tmp_path):
+    scenario = Scenario.from_shared_data(no_data_fraction=0.05, seed=3)
+    faults = Faults(reset=0.1, server_error=0.1, not_json=0.05, seed=11)
+    with LocalWeb(scenario, quota=100, window=0.5, faults=faults) as web:
+        dataset = build(web, tmp_path, max_tracks=TRACKS)
+        faulty = [r for r in web.requests if r.fault]
+    rows = [row for split in dataset.values() for row in split]
+    assert len(rows) == TRACKS
+    assert faulty, "the fault injection must have fired"
+    statuses = {row["track_id"]: row["metadata_status"] for row in rows}
+    gone = {t for t in statuses if t in scenario.no_data_ids}
+    assert {t for t, s in statuses.items() if s == "no_data"} == gone
+    assert all(s == "ok" for t, s in statuses.items() if t not in gone)
+
+
+def test_a_track_that_always_fails_is_recorded_failed_then_retried_next_build(tmp_path):
+    scenario = Scenario.from_shared_data(seed=3)
+    with LocalWeb(scenario, quota=100, window=0.5, faults=Faults(server_error=1.0, seed=1)) as web:
+        dataset = build(web, tmp_path, max_tracks=3, workers=3)
+        assert web.count("/deezer/track/") == 3 * 6  # bounded: six attempts per track, then recorded
+    assert {row["metadata_status"] for s in dataset.values() for row in s} == {"failed"}
+    with LocalWeb(scenario, quota=100, window=0.5) as web:
+        dataset = build(web, tmp_path, max_tracks=3, workers=3, download_mode="force_redownload")
+        assert web.count("/deezer/track/") == 3
+    assert {row["metadata_status"] for s in dataset.values() for row in s} == {"ok"}
+
+
+BUILD_IN_SUBPROCESS = """
+import sys, datasets
+datasets.load_dataset(sys.argv[1], "metadata", cache_dir=sys.argv[2], trust_remote_code=True,
+                      max_tracks=int(sys.argv[3]), quota_calls=20, quota_window=0.5)
+"""
+
+
+def test_sigkill_mid_build_then_resume_refetches_nothing_finished(tmp_path):
+    scenario = Scenario.from_shared_data(no_data_fraction=0.05, seed=5)
+    tracks = 400
+    with LocalWeb(scenario, quota=20, window=0.5, latency=(0.0, 0.02)) as web:
+        env = {**os.environ, **web.env()}
+        child = subprocess.Popen(
+            [sys.executable, "-c", BUILD_IN_SUBPROCESS, SCRIPT, str(tmp_path), str(tracks)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while web.count("/deezer/track/") < 150:
+            assert child.poll() is None, "the build ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        first_run = set(api_track_ids(web))
+
+        manifest = tmp_path / "deezer_tags" / "manifest.sqlite"
+        with sqlite3.connect(manifest) as db:
+            finished = {t for (t,) in db.execute(
+                "SELECT track_id FROM tracks WHERE meta_status IN ('ok', 'no_data')")}
+        assert 100 <= len(finished) <= len(first_run)
+
+        web.clear_log()
+        dataset = build(web, tmp_path, max_tracks=tracks)
+        second_run = api_track_ids(web)
+
+    assert not finished & set(second_run), "a finished track was fetched again"
+    assert len(second_run) == len(set(second_run)) == tracks - len(finished)
+    rows = [row for split in dataset.values() for row in split]
+    assert len(rows) == tracks
+    assert all(row["metadata_status"] in ("ok", "no_data") for row in rows)

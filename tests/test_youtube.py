@@ -1,0 +1,383 @@
+"""The YouTube fallback against the local web: the id map's video is checked like any search
+result, only a section of the media is fetched, bad map URLs are never requested, and a
+bot check stops the stream instead of failing tracks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+import soundfile
+
+from deezer_tags.errors import MalformedSourceError, UserError
+from deezer_tags.sources import Endpoints, resolve_endpoints
+from deezer_tags.testing import Faults, LocalWeb, Scenario
+from deezer_tags.testing.faults import MEDIA_FAULTS
+from deezer_tags.testing.scenario import video_id_of as served_video_id
+from deezer_tags.youtube import (
+    ATTEMPTS, Expected, YouTubeBlocked, YouTubeRecoverer, classify_error, judge, map_video_id, parse_youtube_map,
+    video_id_of,
+)
+
+MAPPED_TRACK = 79472617  # "Another Chance (Radio Edit)" by Roger Sanchez, video NMg2mhqJR8g (240 s)
+MAPPED_VIDEO = "NMg2mhqJR8g"
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return Scenario.from_shared_data(seed=1, wrong_video_fraction=0.1)
+
+
+@pytest.fixture(scope="module")
+def youtube_map(scenario: Scenario) -> dict[int, dict]:
+    return parse_youtube_map(scenario.files["youtube_map"].decode("utf-8"), "the served id map")
+
+
+@pytest.fixture()
+def web(scenario: Scenario) -> Iterator[LocalWeb]:
+    with LocalWeb(scenario) as running:
+        yield running
+
+
+def endpoints_of(web: LocalWeb) -> Endpoints:
+    return resolve_endpoints(web.config_kwargs(), environ={})
+
+
+def metadata(scenario: Scenario, track_id: int) -> dict:
+    """The track's fields as the pipeline has them from the local web's Deezer API."""
+    track = scenario.tracks[track_id]
+    return {"title": track.title, "title_short": track.title_short, "artist_name": track.artist_name,
+            "duration": track.duration}
+
+
+def mapped_tracks(scenario: Scenario, youtube_map: dict[int, dict], *, wrong: bool) -> Iterator[int]:
+    """Tracks whose map video is their own (a wrong one or not), titled "{artist} - {title}"."""
+    for track_id, entry in youtube_map.items():
+        video = scenario.videos.get(served_video_id(entry["url"]) or "")
+        track = scenario.tracks[track_id]
+        if (video and video.track_id == track_id and video.wrong == wrong
+                and video.title.casefold().startswith(f"{track.artist_name} - {track.title}".casefold())):
+            yield track_id
+
+
+def media_requests(web: LocalWeb, video_id: str | None = None) -> list:
+    time.sleep(0.2)  # the server logs a request once the client has hung up
+    prefix = f"/media/{video_id}.mp3" if video_id else "/media/"
+    return [r for r in web.requests if r.path.startswith(prefix)]
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# -- the good case -------------------------------------------------------------------------
+
+def test_a_good_map_entry_gives_a_30s_section_of_its_video(web, scenario, youtube_map, tmp_path):
+    size = int(requests.head(f"{web.base_url}/media/{MAPPED_VIDEO}.mp3").headers["Content-Length"])
+    web.clear_log()
+    dest = tmp_path / "audio" / f"{MAPPED_TRACK}.mp3"
+    with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+        outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), dest)
+
+    assert (outcome.status, outcome.video_id, outcome.error) == ("ok", MAPPED_VIDEO, None)
+    samples, rate = soundfile.read(str(dest))
+    assert rate == 44_100 and samples.ndim == 2 and samples.shape[1] == 2
+    assert abs(len(samples) / rate - 30.0) < 0.2
+    assert outcome.audio.path == dest and leftovers(dest.parent) == [dest.name]
+    assert outcome.audio.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+
+    # The section, not the file: ffmpeg seeks to the middle with a Range request.
+    served = media_requests(web, MAPPED_VIDEO)
+    assert served and all(r.client_range for r in served)  # ffmpeg's requests only: nothing probes the media
+    assert any(r.client_range and int(r.client_range[6:].split("-")[0]) > size // 4 for r in served)
+    assert sum(r.bytes_sent for r in served) < 0.5 * size
+    assert 0 < outcome.audio.bytes_fetched < 0.5 * size
+
+    evidence = json.loads(json.dumps(outcome.evidence))  # JSON-serialisable as it is
+    assert evidence["section_start"] == 240 / 2 - 15
+    assert evidence["query"] is None  # the map's video was good: no search
+    [candidate] = evidence["candidates"]
+    assert candidate["source"] == "map" and candidate["verdict"] == "accepted"
+    assert candidate["title"] == scenario.videos[MAPPED_VIDEO].title and candidate["duration"] == 240
+    assert candidate["title_score"] >= 0.7 and candidate["duration_delta"] == -1
+    assert web.count("/youtube/results") == 0
+
+
+@pytest.mark.parametrize("rule, expected_start", [("start", 0.0), (1000.0, 240.0 - 30.0), (20, 20.0)])
+def test_section_start_rules(web, scenario, youtube_map, tmp_path, rule, expected_start):
+    with YouTubeRecoverer(endpoints_of(web), youtube_map, section_start=rule) as recoverer:
+        outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+    assert outcome.status == "ok"
+    assert outcome.evidence["section_start"] == expected_start
+    assert abs(soundfile.info(str(tmp_path / "x.mp3")).duration - 30.0) < 0.2
+    with pytest.raises(ValueError):
+        YouTubeRecoverer(endpoints_of(web), youtube_map, section_start="chorus")
+
+
+def test_without_deezer_metadata_the_map_query_is_matched_and_duration_unchecked(web, scenario, youtube_map, tmp_path):
+    with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+        outcome = recoverer.recover(MAPPED_TRACK, None, tmp_path / "x.mp3")
+        nothing = recoverer.recover(1, None, tmp_path / "y.mp3")  # neither Deezer nor the map knows it
+    assert (outcome.status, outcome.video_id) == ("ok", MAPPED_VIDEO)
+    assert outcome.evidence["duration_checked"] is False
+    assert outcome.evidence["candidates"][0]["duration_delta"] is None
+    assert outcome.evidence["section_start"] == 240 / 2 - 15  # the video's own duration
+    assert nothing.status == "none" and "nothing to search for" in nothing.error
+
+
+def test_several_threads_recover_at_once(web, scenario, youtube_map, tmp_path):
+    tracks = list(mapped_tracks(scenario, youtube_map, wrong=False))[:8]
+    with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer, ThreadPoolExecutor(4) as pool:
+        begin = time.perf_counter()
+        outcomes = list(pool.map(
+            lambda t: recoverer.recover(t, metadata(scenario, t), tmp_path / f"{t}.mp3"), tracks))
+        seconds = time.perf_counter() - begin
+    assert [o.status for o in outcomes] == ["ok"] * len(tracks)
+    assert [o.video_id for o in outcomes] == [served_video_id(youtube_map[t]["url"]) for t in tracks]
+    assert len({o.audio.sha256 for o in outcomes}) == len(tracks)  # each its own video
+    for outcome in outcomes:
+        assert outcome.audio.sha256 == hashlib.sha256(outcome.audio.path.read_bytes()).hexdigest()
+    print(f"\n{len(tracks)} tracks on 4 threads in {seconds:.2f} s")
+    assert leftovers(tmp_path) == sorted(f"{t}.mp3" for t in tracks)
+
+
+def test_a_cookies_file_is_used_from_a_private_copy(web, scenario, youtube_map, tmp_path):
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t2000000000\tSID\tsecret\n")
+    before = cookies.read_bytes()
+    with YouTubeRecoverer(endpoints_of(web), youtube_map, cookies=str(cookies)) as recoverer:
+        outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+    assert outcome.status == "ok"
+    assert cookies.read_bytes() == before  # yt-dlp saves its jar on close: into its own copy
+    for bad in (tmp_path / "missing.txt", tmp_path / "x.mp3"):
+        with pytest.raises(UserError, match="cookies file"):
+            YouTubeRecoverer(endpoints_of(web), youtube_map, cookies=str(bad))
+
+
+# -- the map is not trusted -----------------------------------------------------------------
+
+def test_a_wrong_map_video_is_refused_and_the_search_finds_the_right_one(web, scenario, youtube_map, tmp_path):
+    track_id = next(mapped_tracks(scenario, youtube_map, wrong=True))
+    track = scenario.tracks[track_id]
+    wrong_video = served_video_id(youtube_map[track_id]["url"])
+    right = scenario.add_video("--rightvid1", f"{track.artist_name} - {track.title} (Official Audio)",
+                               track.duration + 3, track_id=track_id)
+    with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+        outcome = recoverer.recover(track_id, metadata(scenario, track_id), tmp_path / "x.mp3")
+
+    assert (outcome.status, outcome.video_id) == ("ok", right.video_id)
+    refused, *searched = outcome.evidence["candidates"]
+    assert (refused["source"], refused["video_id"], refused["verdict"]) == ("map", wrong_video, "refused")
+    assert refused["duration_delta"] == scenario.videos[wrong_video].duration - track.duration
+    assert "apart" in refused["reason"]
+    assert outcome.evidence["query"] == f"{track.artist_name} {track.title}"
+    chosen = [c for c in searched if c["verdict"] == "accepted"]
+    assert [c["video_id"] for c in chosen] == [right.video_id] and chosen[0]["source"] == "search"
+    assert wrong_video not in [c["video_id"] for c in searched]  # judged once
+    assert media_requests(web, wrong_video) == []  # refused before any media was fetched
+    assert media_requests(web, right.video_id)
+
+
+def test_no_acceptable_candidate_is_none_and_leaves_no_file(web, scenario, youtube_map, tmp_path):
+    track_id = list(mapped_tracks(scenario, youtube_map, wrong=True))[1]
+    dest = tmp_path / "audio" / "x.mp3"
+    with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+        outcome = recoverer.recover(track_id, metadata(scenario, track_id), dest)
+    assert outcome.status == "none" and outcome.audio is None
+    assert outcome.video_id == served_video_id(youtube_map[track_id]["url"])  # the best refused one
+    candidates = outcome.evidence["candidates"]
+    assert len(candidates) >= 2 and all(c["verdict"] == "refused" and c["reason"] for c in candidates)
+    assert web.count("/youtube/results") == 1
+    assert media_requests(web) == []
+    assert leftovers(dest.parent) == []
+
+
+BAD_URLS = {
+    "another host": "https://evil.example/watch?v=NMg2mhqJR8g",
+    "another host, reachable": "http://localhost:{port}/evil/watch?v=NMg2mhqJR8g",
+    "file scheme": "file:///etc/passwd?v=NMg2mhqJR8g",
+    "shell metacharacters": "https://www.youtube.com/watch?v=$(touch /tmp/pwned);NMg",
+    "backticks in the id": "https://www.youtube.com/watch?v=NMg2mhq`id`",
+}
+
+
+@pytest.mark.parametrize("name", BAD_URLS)
+def test_a_bad_map_url_is_refused_never_requested_and_the_search_used(web, scenario, youtube_map, tmp_path, name):
+    url = BAD_URLS[name].format(port=web.base_url.rsplit(":", 1)[1])
+    tampered = {**youtube_map, MAPPED_TRACK: {**youtube_map[MAPPED_TRACK], "url": url}}
+    with YouTubeRecoverer(endpoints_of(web), tampered) as recoverer:
+        outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+
+    refused = outcome.evidence["candidates"][0]
+    assert (refused["source"], refused["video_id"], refused["verdict"]) == ("map", None, "refused")
+    assert "id map URL" in refused["reason"]
+    youtube = [r for r in web.requests if r.path.startswith("/youtube/")]
+    assert youtube[0].path == "/youtube/results"  # the search came first: the map URL was not used
+    assert not any(r.path.startswith("/evil") for r in web.requests)
+    assert (outcome.status, outcome.video_id) == ("ok", MAPPED_VIDEO)  # the search found the real one
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_only_the_video_id_of_a_map_url_is_used(web, scenario, youtube_map, tmp_path):
+    url = "https://m.youtube.com/watch?v=NMg2mhqJR8g&next=$(reboot)&list=x;y"
+    tampered = {MAPPED_TRACK: {**youtube_map[MAPPED_TRACK], "url": url}}
+    with YouTubeRecoverer(endpoints_of(web), tampered) as recoverer:
+        outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+    assert (outcome.status, outcome.video_id) == ("ok", MAPPED_VIDEO)
+    assert [(r.path, r.query) for r in web.requests if r.path.startswith("/youtube/")] == [
+        ("/youtube/watch", f"v={MAPPED_VIDEO}")]
+
+
+def test_a_gone_video_is_refused_without_retries_and_the_search_used(web, scenario, youtube_map, tmp_path):
+    gone = {MAPPED_TRACK: {**youtube_map[MAPPED_TRACK], "url": "https://www.youtube.com/watch?v=AAAAAAAAAAA"}}
+    with YouTubeRecoverer(endpoints_of(web), gone) as recoverer:
+        outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+    refused = outcome.evidence["candidates"][0]
+    assert (refused["video_id"], refused["verdict"]) == ("AAAAAAAAAAA", "refused") and "404" in refused["reason"]
+    assert web.count("/youtube/watch") == 2  # the gone one once, then the search's pick
+    assert (outcome.status, outcome.video_id) == ("ok", MAPPED_VIDEO)
+
+
+def test_a_media_url_off_the_media_hosts_is_refused(scenario, youtube_map, tmp_path):
+    with LocalWeb(scenario) as web:
+        endpoints = resolve_endpoints({**web.config_kwargs(), "media_hosts": "googlevideo.com"}, environ={})
+        with YouTubeRecoverer(endpoints, youtube_map) as recoverer:
+            outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+        assert outcome.status == "none"
+        assert "not a configured media host" in outcome.evidence["candidates"][0]["reason"]
+        assert media_requests(web) == []
+
+
+# -- YouTube's bot check and transient faults -------------------------------------------
+
+@pytest.mark.parametrize("in_map", [True, False])
+def test_a_bot_check_raises_youtube_blocked_at_once(scenario, youtube_map, tmp_path, in_map):
+    mapping = youtube_map if in_map else {}
+    with LocalWeb(scenario, youtube_blocked=True) as web:
+        with (YouTubeRecoverer(endpoints_of(web), mapping) as recoverer,
+              pytest.raises(YouTubeBlocked, match="cookies") as raised):
+            recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+        assert "429" in raised.value.detail
+        assert [r.status for r in web.requests] == [429]  # no retry loop, no search after it
+        assert web.requests[0].path == ("/youtube/watch" if in_map else "/youtube/results")
+    assert leftovers(tmp_path) == []
+
+
+def _seed_failing_first(path: str, fault: str, first: int) -> int:
+    """A fault seed under which the ``first`` requests for ``path`` meet ``fault`` and the next few do not."""
+    for seed in range(10_000):
+        faults = Faults(**{fault: 0.5, "seed": seed})
+        hits = [bool(faults.pick(MEDIA_FAULTS, path, n)) for n in range(first + 5)]
+        if hits == [True] * first + [False] * 5:
+            return seed
+    raise AssertionError("no such seed")
+
+
+# ffmpeg's first attempt makes one request (a reset or 5xx ends it) or two: the head of
+# the file, then the section, which corrupt_audio damages.
+@pytest.mark.parametrize("fault, first", [("reset", 1), ("server_error", 1), ("corrupt_audio", 2)])
+def test_a_media_fault_is_retried_to_success(scenario, youtube_map, tmp_path, fault, first):
+    path = f"/media/{MAPPED_VIDEO}.mp3"
+    faults = Faults(**{fault: 0.5, "seed": _seed_failing_first(path, fault, first)})
+    with LocalWeb(scenario, faults=faults) as web:
+        with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+            outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+        served = media_requests(web, MAPPED_VIDEO)
+    assert [r.fault for r in served[:first]] == [fault] * first  # the first attempt met the fault ...
+    assert len(served) > first  # ... another attempt followed ...
+    assert (outcome.status, outcome.video_id) == ("ok", MAPPED_VIDEO)  # ... and got through
+    assert abs(soundfile.info(str(tmp_path / "x.mp3")).duration - 30.0) < 0.2
+    assert leftovers(tmp_path) == ["x.mp3"]
+
+
+def test_a_media_fault_that_persists_is_failed_after_bounded_attempts(scenario, youtube_map, tmp_path):
+    with LocalWeb(scenario, faults=Faults(reset=1.0)) as web:
+        with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+            outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+        assert len(media_requests(web, MAPPED_VIDEO)) == ATTEMPTS
+    assert outcome.status == "failed" and outcome.audio is None
+    assert "reset" in outcome.error.lower() and f"{ATTEMPTS} attempts" in outcome.error
+    assert outcome.evidence["candidates"][0]["verdict"] == "failed"
+    assert leftovers(tmp_path) == []
+
+
+# -- the local web's search page ----------------------------------------------------------
+
+def test_search_page_is_a_playlist_of_local_watch_urls(web, scenario):
+    import yt_dlp
+
+    url = web.config_kwargs()["youtube_search_url"].replace("{query}", "Roger+Sanchez+Another+Chance") + "&n=3"
+    assert web.env()["DEEZER_TAGS_YOUTUBE_SEARCH_URL"] == web.config_kwargs()["youtube_search_url"]
+    with yt_dlp.YoutubeDL({"quiet": True, "no_warnings": True, "extract_flat": "in_playlist"}) as ydl:
+        info = ydl.extract_info(url, download=False)
+    entries = list(info["entries"])
+    assert len(entries) == 3
+    assert entries[0]["url"] == f"{web.base_url}/youtube/watch?v={MAPPED_VIDEO}"
+    assert (entries[0]["title"], entries[0]["duration"]) == (scenario.videos[MAPPED_VIDEO].title, 240)
+
+
+# -- parsing and judging ------------------------------------------------------------------
+
+def test_parse_youtube_map_checks_the_shape_and_keeps_entries(scenario, youtube_map):
+    assert len(youtube_map) == 12_640 and all(isinstance(k, int) and k > 0 for k in youtube_map)
+    assert youtube_map[MAPPED_TRACK]["url"] == f"https://www.youtube.com/watch?v={MAPPED_VIDEO}"
+    kept = parse_youtube_map('{"7": {"url": "file:///etc/passwd"}}')
+    assert kept == {7: {"url": "file:///etc/passwd"}}  # refused per track, not here
+    for text, named in [("[1, 2]", "list"), ('{"abc": {}}', "'abc'"), ('{"-3": {}}', "'-3'"),
+                        ('{"0": {}}', "'0'"), ('{"5": "https://youtu.be/x"}', "track 5"), ("{", "not valid JSON")]:
+        with pytest.raises(MalformedSourceError, match="the test map") as raised:
+            parse_youtube_map(text, "the test map")
+        assert named in str(raised.value)
+
+
+def test_video_ids_come_only_from_youtube_hosts_and_valid_ids():
+    endpoints = Endpoints()
+    assert map_video_id({"url": "https://www.youtube.com/watch?v=NMg2mhqJR8g"}, endpoints) == (MAPPED_VIDEO, None)
+    assert map_video_id({"url": "https://youtu.be/NMg2mhqJR8g"}, endpoints) == (MAPPED_VIDEO, None)
+    assert map_video_id({"url": "https://www.youtube.com/shorts/mX7DF8mjyU0"}, endpoints) == ("mX7DF8mjyU0", None)
+    for url in ("https://www.youtube.com.evil.example/watch?v=NMg2mhqJR8g", "ftp://youtube.com/watch?v=NMg2mhqJR8g",
+                "https://www.youtube.com/watch?v=NMg2mhqJR8", "https://www.youtube.com/watch?v=NMg2mhqJR8g0",
+                "https://www.youtube.com/watch?v=NMg2mhq|R8g", "javascript:alert(1)", 42, ""):
+        video_id, reason = map_video_id({"url": url}, endpoints)
+        assert video_id is None and reason, url
+    assert video_id_of("http://127.0.0.1:8/youtube/watch?v=NMg2mhqJR8g") == MAPPED_VIDEO
+
+
+@pytest.mark.parametrize("message, kind", [
+    ("[youtube] x: Sign in to confirm you\u2019re not a bot. Use --cookies-from-browser or --cookies", "blocked"),
+    (("[youtube] x: Video unavailable. This content isn't available, try again later. "
+      "The current session has been rate-limited by YouTube for up to an hour."), "blocked"),
+    ("[generic] x: Unable to download webpage: HTTP Error 429: Too Many Requests", "blocked"),
+    ("[youtube] x: Video unavailable", "gone"),
+    ("[youtube] x: Private video. Sign in if you've been granted access to this video", "gone"),
+    ("[youtube] x: Sign in to confirm your age. This video may be inappropriate for some users.", "gone"),
+    ("[youtube] x: Requested format is not available. Use --list-formats", "transient"),
+    ("[generic] x: Unable to download webpage: HTTP Error 503: Service Unavailable", "transient"),
+    ("Error opening input: Connection reset by peer", "transient"),
+    ("HTTP error 429 Too Many Requests | Error opening input: Server returned 4XX Client Error", "blocked"),
+])
+def test_errors_are_classified(message, kind):
+    assert classify_error(message) == kind
+
+
+@pytest.mark.parametrize("title, duration, accepted", [
+    ("Roger Sanchez - Another Chance (Radio Edit) (HQ)", 240, True),
+    ("Another Chance [Official Audio]", 250, True),              # every title word, no artist
+    ("ROGER SÁNCHEZ — ANOTHER CHANCE", 241, True),              # case, accents, punctuation
+    ("Roger Sanchez - Another Chance", 241 + 25, False),         # beyond max(15 s, 10 %)
+    ("Roger Sanchez - Another Chance", 241 + 23, True),
+    ("Roger Sanchez - Another Chance (Live at Ibiza)", 241, False),  # another recording
+    ("Roger Sanchez - Another Day", 241, False),                 # the artist's other song
+    ("Roger Sanchez - Full Album", 3600, False),
+])
+def test_judge(title, duration, accepted):
+    expected = Expected.of({"title": "Another Chance (Radio Edit)", "title_short": "Another Chance",
+                            "artist_name": "Roger Sanchez", "duration": 241}, None)
+    verdict = judge(expected, title, duration)
+    assert (verdict.refusal is None) == accepted, verdict
