@@ -199,6 +199,8 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         finally:
             if youtube is not None:
                 youtube.close()
+        if config.audio:
+            selected = build.with_audio(selected, youtube=config.youtube)
 
         return [
             datasets.SplitGenerator(
@@ -209,7 +211,7 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
                 },
             )
             for split, ids in group_by_split(selected, sources.split_of).items()
-            if ids  # a trial build may leave a split empty; datasets cannot load an empty one
+            if ids  # a split may have no track (with audio): datasets cannot load an empty one
         ]
 
     def _generate_examples(self, tracks, work_dir):

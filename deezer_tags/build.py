@@ -197,6 +197,11 @@ class Build:
                                audio=audio, youtube=youtube is not None)
         return counts
 
+    def with_audio(self, track_ids: Sequence[int], *, youtube: bool) -> list[int]:
+        """The tracks of `track_ids`, in order, that have a clip for a config (with or without YouTube)."""
+        with Manifest(self.manifest_path, readonly=True) as manifest:
+            return [row.track_id for row in manifest.rows(track_ids) if _has_audio(row, youtube)]
+
     def _write_report(self, manifest: Manifest, track_ids: Sequence[int], counts: RunCounts,
                       client: DeezerClient, seconds: float, *, audio: bool, youtube: bool) -> None:
         """build_report.json (totals) and failed_tracks.csv (every track left without

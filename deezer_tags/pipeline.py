@@ -18,10 +18,12 @@ from __future__ import annotations
 import logging
 import queue
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
@@ -104,12 +106,16 @@ class Pipeline:
         }
         self._pools = pools
         try:
-            for job in self._resume_jobs:
-                self._submit(*job)
+            for job in self._resume_youtube:
+                self._submit("youtube", job)
+            to_preview = self._resume_previews
             last_commit = time.monotonic()
-            while to_call or any(self._in_flight.values()):
+            while to_call or to_preview or any(self._in_flight.values()):
+                # Previews left by an earlier run first: their stored URLs may still be valid.
+                while to_preview and self._room_for_previews():
+                    self._submit("preview", *to_preview.popleft())
                 while to_call and self._room_for_calls():
-                    self._submit("meta", to_call.pop(0), False)
+                    self._submit("meta", to_call.popleft(), False)
                 try:
                     kind, payload = self._events.get(timeout=COMMIT_EVERY)
                     self._in_flight[kind] -= 1
@@ -128,16 +134,19 @@ class Pipeline:
                 bar.close()
         return self.counts
 
-    def _room_for_calls(self) -> bool:
-        # Keep the Deezer pool busy, but not so far ahead of the previews that
-        # signed URLs wait long enough to expire.
-        return (self._in_flight["meta"] < 2 * self.options.api_workers
-                and self._in_flight["preview"] < 4 * self.options.preview_workers)
+    def _room_for_previews(self) -> bool:
+        # A short queue: a signed URL must not wait behind thousands of downloads.
+        return self._in_flight["preview"] < 4 * self.options.preview_workers
 
-    def _plan(self, track_ids: list[int]) -> list[int]:
-        """Ids to call Deezer for; audio work left by an earlier run goes to _resume_jobs."""
-        to_call: list[int] = []
-        self._resume_jobs: list[tuple] = []
+    def _room_for_calls(self) -> bool:
+        # Keep the Deezer pool busy, but not ahead of the previews it feeds.
+        return self._in_flight["meta"] < 2 * self.options.api_workers and self._room_for_previews()
+
+    def _plan(self, track_ids: list[int]) -> deque[int]:
+        """Ids to call Deezer for; audio work an earlier run left goes to the _resume queues."""
+        to_call: deque[int] = deque()
+        self._resume_previews: deque[tuple[int, str, bool]] = deque()
+        self._resume_youtube: list[int] = []
         for row in self.manifest.rows(track_ids):
             self._preview_status[row.track_id] = row.preview_status
             self._youtube_status[row.track_id] = row.youtube_status
@@ -150,12 +159,12 @@ class Pipeline:
             preview_url = (row.metadata or {}).get("preview")
             if row.preview_status in RETRIED_STATES and preview_url:
                 # The stored URL may have expired: a 403 gets a fresh one.
-                self._resume_jobs.append(("preview", row.track_id, preview_url, False))
+                self._resume_previews.append((row.track_id, preview_url, False))
             elif row.preview_status != OK:
                 if row.preview_status in RETRIED_STATES:
                     self._audio_batch.append(self._no_preview(row.track_id, row.meta_status))
                 if self._wants_youtube(row.track_id):
-                    self._resume_jobs.append(("youtube", row.track_id))
+                    self._resume_youtube.append(row.track_id)
         return to_call
 
     def _wants_youtube(self, track_id: int) -> bool:
@@ -323,8 +332,6 @@ def audio_path(work_dir: Path, track_id: int, source: str) -> Path:
 
 
 def _host_of(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
     try:
         return urlsplit(url).hostname
     except ValueError:

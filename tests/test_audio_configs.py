@@ -210,3 +210,17 @@ def test_an_earlier_crawl_is_imported_instead_of_downloaded(scenario, tmp_path):
     assert rows[crawl_track]["audio_source"] == "youtube"
     data, rate = soundfile.read(rows[crawl_track]["audio"]["path"])
     assert rate == 44100 and 29 < len(data) / rate < 32
+
+
+def test_metadata_first_then_full_uses_stored_urls_and_refreshes_expired_ones(scenario, tmp_path):
+    ids = first_ids(40)
+    live = {t for t in ids if scenario.answers(t) and scenario.tracks[t].preview == "ok"}
+    with_url = {t for t in ids if scenario.answers(t) and scenario.tracks[t].preview in ("ok", "dead")}
+    with LocalWeb(scenario, preview_ttl=1.0, **FAST_QUOTA) as web:
+        build(web, tmp_path, "metadata", max_tracks=40)
+        time.sleep(1.2)  # every stored preview URL has expired now
+        web.clear_log()
+        rows = rows_of(build(web, tmp_path, "previews", max_tracks=40))
+        calls = collections.Counter(api_track_ids(web))
+    assert {t for t, r in rows.items() if r["audio_source"] == "deezer_preview"} == live
+    assert set(calls) == with_url and set(calls.values()) == {1}  # one fresh URL per expired one

@@ -78,8 +78,13 @@ def test_sigkill_mid_build_then_resume_refetches_nothing_finished(tmp_path):
         dataset = build(web, tmp_path, max_tracks=tracks)
         second_run = api_track_ids(web)
 
+        quota_answers = web.quota_rejections
+
     assert not finished & set(second_run), "a finished track was fetched again"
-    assert len(second_run) == len(set(second_run)) == tracks - len(finished)
+    assert len(set(second_run)) == tracks - len(finished)
+    # A track is asked for again only after a quota answer (this resumed build runs in the
+    # test's process, where GIL jitter can push an arrival into the next window).
+    assert len(second_run) - len(set(second_run)) <= quota_answers
     rows = [row for split in dataset.values() for row in split]
     assert len(rows) == tracks
     assert all(row["metadata_status"] in ("ok", "no_data") for row in rows)
