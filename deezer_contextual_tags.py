@@ -121,6 +121,11 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     # the 30 s section starts: "middle" (of the video), "start", or seconds.
     youtube_cookies: Optional[str] = None
     section_start: Optional[object] = "middle"
+    # Splits: "paper" (the authors' published split) or "artist" (the paper's test set,
+    # train / validation re-split so that no artist is in two splits); or split_file, a
+    # CSV of track_id,split of your own.
+    split_scheme: str = "paper"
+    split_file: Optional[str] = None
 
 
 class DeezerContextualTags(datasets.GeneratorBasedBuilder):
@@ -164,7 +169,8 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         config = self.config
         endpoints = resolve_endpoints({name: getattr(config, name) for name in ENDPOINT_FIELDS})
-        wanted = ("annotation", "train", "validation", "test") + (("youtube_map",) if config.youtube else ())
+        wanted = ("annotation", "train", "validation", "test", "folds")  # folds: artist ids
+        wanted += ("youtube_map",) if config.youtube else ()
         urls = source_urls(endpoints, wanted)
         paths = dl_manager.download(urls)
         if self._verification_mode != datasets.VerificationMode.NO_CHECKS:
@@ -172,9 +178,10 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         sources = parse_sources(paths)
         selected = select_tracks(sources.matrix, config.track_ids, config.max_tracks)
         published = self._verification_mode != datasets.VerificationMode.NO_CHECKS and not config.checksums
-        if config.audio or len(selected) != len(sources.matrix.labels) or not published:
-            # Audio configs leave out tracks without audio; trial builds and other source
-            # files have other sizes: the card's split sizes apply to the full metadata only.
+        paper = config.split_scheme == "paper" and not config.split_file
+        if config.audio or len(selected) != len(sources.matrix.labels) or not published or not paper:
+            # Audio configs leave out tracks without audio; trial builds, other source files
+            # and other splits have other sizes: the card's sizes are the full metadata's.
             self.info.splits = None
 
         build = Build(
@@ -199,6 +206,8 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         finally:
             if youtube is not None:
                 youtube.close()
+        split_of = build.split_assignment(config.split_scheme, sources, selected,
+                                          folds_path=paths["folds"], split_file=config.split_file)
         if config.audio:
             selected = build.with_audio(selected, youtube=config.youtube)
 
@@ -210,7 +219,7 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
                     "work_dir": str(build.work_dir),
                 },
             )
-            for split, ids in group_by_split(selected, sources.split_of).items()
+            for split, ids in group_by_split(selected, split_of).items()
             if ids  # a split may have no track (with audio): datasets cannot load an empty one
         ]
 

@@ -28,7 +28,7 @@ from deezer_tags.matrix import TagMatrix, parse_split_file, parse_tag_matrix
 from deezer_tags.pipeline import Pipeline, PipelineOptions, RunCounts
 from deezer_tags.previews import PreviewDownloader
 from deezer_tags.sources import PINNED_SHA256, Endpoints, Quota
-from deezer_tags.splits import paper_assignment
+from deezer_tags.splits import SPLITS, artist_assignment, merge_artists, paper_assignment, parse_folds
 from deezer_tags.youtube import YouTubeRecoverer
 
 log = logging.getLogger("deezer_tags")
@@ -37,6 +37,7 @@ log = logging.getLogger("deezer_tags")
 # uses for its own Arrow cache of this script (deezer_contextual_tags/).
 WORK_DIR_NAME = "deezer_tags"
 REPORT_NAME = "build_report.json"
+SPLITS_NAME = "splits.csv"
 FAILED_NAME = "failed_tracks.csv"
 
 SOURCE_TITLES = {
@@ -121,6 +122,28 @@ def select_tracks(matrix: TagMatrix, track_ids: Sequence[int] | str | os.PathLik
     return selected
 
 
+def read_split_file(path: str | os.PathLike, track_ids: Sequence[int]) -> dict[int, str]:
+    """A user's own split: a CSV with `track_id` and `split` columns covering every built track."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(_read(str(path)))))
+    except OSError as error:
+        raise BadTrackSelectionError(f"cannot read the split_file {path}: {error.strerror}") from None
+    if not rows or not {"track_id", "split"} <= set(rows[0]):
+        raise BadTrackSelectionError(f"split_file {path} needs a header with track_id and split columns")
+    assignment: dict[int, str] = {}
+    for line_no, row in enumerate(rows, start=2):
+        if row["split"] not in SPLITS:
+            raise BadTrackSelectionError(
+                f"split_file {path} line {line_no}: split {row['split']!r} is not one of {', '.join(SPLITS)}")
+        assignment[_as_id(row["track_id"])] = row["split"]
+    missing = [t for t in track_ids if t not in assignment]
+    if missing:
+        raise BadTrackSelectionError(
+            f"split_file {path} has no split for {len(missing)} tracks (e.g. {', '.join(map(str, missing[:5]))}); "
+            "add them, or leave them out of the build with track_ids")
+    return {t: assignment[t] for t in track_ids}
+
+
 def _as_id(value: object) -> int:
     try:
         track_id = int(str(value).strip())
@@ -196,6 +219,27 @@ class Build:
             self._write_report(manifest, track_ids, counts, client, time.monotonic() - started,
                                audio=audio, youtube=youtube is not None)
         return counts
+
+    def split_assignment(self, scheme: str, sources: Sources, track_ids: Sequence[int],
+                         folds_path: str | None = None, split_file: str | None = None) -> dict[int, str]:
+        """Each track's split under `scheme` ("paper" or "artist"), or as `split_file` says;
+        written to splits.csv (track_id, artist_id, split) beside the manifest."""
+        with Manifest(self.manifest_path, readonly=True) as manifest:
+            deezer_artist = {r.track_id: (r.metadata or {}).get("artist_id") for r in manifest.rows(track_ids)}
+        folds = parse_folds(_read(folds_path), SOURCE_TITLES["folds"]) if folds_path else {}
+        artist_of = merge_artists(folds, deezer_artist)
+        if split_file:
+            assignment = read_split_file(split_file, track_ids)
+        elif scheme == "artist":
+            assignment = artist_assignment(track_ids, sources.split_of, artist_of)
+        elif scheme == "paper":
+            assignment = {t: sources.split_of.get(t, "unassigned") for t in track_ids}
+        else:
+            raise BadTrackSelectionError(f"split_scheme={scheme!r}: choose 'paper' or 'artist'")
+        rows = [("track_id", "artist_id", "split")]
+        rows += [(t, artist_of.get(t) or "", assignment[t]) for t in track_ids]
+        _write_atomically(self.work_dir / SPLITS_NAME, _csv_text(rows))
+        return assignment
 
     def with_audio(self, track_ids: Sequence[int], *, youtube: bool) -> list[int]:
         """The tracks of `track_ids`, in order, that have a clip for a config (with or without YouTube)."""

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--workers", type=int, default=16, help="concurrent Deezer calls (default 16)")
     build.add_argument("--max-tracks", type=int, help="only the first N tracks of the matrix (a trial build)")
     build.add_argument("--track-ids", help="a file of track ids to build (a trial build)")
+    build.add_argument("--split-scheme", choices=("paper", "artist"), default="paper",
+                       help="the paper's split, or the artist-disjoint one (default: paper)")
     build.add_argument("--data-dir", help="an earlier crawl's dataset/ folder (audio/, audio_crawl/) to reuse")
     build.add_argument("--youtube-cookies", help="a cookies file for YouTube, if it asks to sign in")
     build.set_defaults(run=_run_build)
@@ -54,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    kwargs = {"workers": args.workers}
+    kwargs = {"workers": args.workers, "split_scheme": args.split_scheme}
     if args.max_tracks is not None:
         kwargs["max_tracks"] = args.max_tracks
     if args.track_ids:
