@@ -48,7 +48,8 @@ def main() -> None:
     import deezer_contextual_tags
 
     scenario = Scenario.from_shared_data(no_data_fraction=0.01, no_preview_fraction=0.2,
-                                         dead_preview_fraction=0.05, wrong_video_fraction=0.03, seed=0)
+                                         dead_preview_fraction=0.05, wrong_video_fraction=0.03, seed=0,
+                                         previewless_in_map=True)
     api_latency = {"/deezer/": latency, "/cdn/": (0.02, 0.05), "/youtube/": (0.1, 0.3), "/media/": (0.05, 0.1)}
     cache_dir = args.keep or tempfile.mkdtemp(prefix="bench-rebuild-")
     with LocalWeb(scenario, quota=args.quota, window=args.window, latency=api_latency) as web:

@@ -24,7 +24,7 @@ def demo_scenario(seed: int = 0) -> Scenario:
     """Some tracks gone from Deezer, a fifth without preview, a few dead previews."""
     files = {key: (FIXTURE / Path(rel).name).read_bytes() for key, rel in SHARED_FILES.items()}
     return Scenario(files, seed=seed, no_data_fraction=0.02, no_preview_fraction=0.2,
-                    dead_preview_fraction=0.05, wrong_video_fraction=0.05)
+                    dead_preview_fraction=0.05, wrong_video_fraction=0.05, previewless_in_map=True)
 
 
 @contextmanager

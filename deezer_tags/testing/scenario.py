@@ -205,6 +205,7 @@ class Scenario:
         no_preview_fraction: float = 0.0,
         dead_preview_fraction: float = 0.0,
         wrong_video_fraction: float = 0.0,
+        previewless_in_map: bool = False,
     ) -> None:
         missing = set(SHARED_FILES) - set(files)
         if missing:
@@ -221,6 +222,12 @@ class Scenario:
         counts = [round(f * len(ids)) for f in (no_data_fraction, no_preview_fraction, dead_preview_fraction)]
         if sum(counts) > len(ids):
             raise ValueError("no_data, no_preview and dead_preview fractions add up to more than 1")
+        if previewless_in_map:
+            # As on the real service: the id map was made for the tracks whose preview
+            # was gone, so those are drawn from the map's tracks first.
+            rest = order[counts[0]:]
+            order = order[:counts[0]] + [t for t in rest if str(t) in youtube_map] + \
+                [t for t in rest if str(t) not in youtube_map]
         cut1, cut2 = counts[0], counts[0] + counts[1]
         self.no_data_ids: set[int] = set(order[:cut1])
         self.no_preview_ids: set[int] = set(order[cut1:cut2])
@@ -243,6 +250,7 @@ class Scenario:
         no_preview_fraction: float = 0.0,
         dead_preview_fraction: float = 0.0,
         wrong_video_fraction: float = 0.0,
+        previewless_in_map: bool = False,
     ) -> Scenario:
         """A scenario serving the real files from ``data_dir`` (default: ``shared_data_dir()``)."""
         root = Path(data_dir) if data_dir is not None else shared_data_dir()
@@ -250,7 +258,7 @@ class Scenario:
         return cls(
             files, track_ids=track_ids, seed=seed, no_data_fraction=no_data_fraction,
             no_preview_fraction=no_preview_fraction, dead_preview_fraction=dead_preview_fraction,
-            wrong_video_fraction=wrong_video_fraction,
+            wrong_video_fraction=wrong_video_fraction, previewless_in_map=previewless_in_map,
         )
 
     def _track(self, tid: int, artist_id: int | None, mapped: dict[str, str] | None) -> TrackSpec:
