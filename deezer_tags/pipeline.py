@@ -30,7 +30,6 @@ from tqdm.auto import tqdm
 from deezer_tags.deezer import DeezerClient, TrackFetchFailed, TrackNotFound, keep_fields
 from deezer_tags.manifest import (
     FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, RETRIED_STATES, YOUTUBE, AudioOutcome, Manifest, MetadataOutcome,
-    TrackRow,
 )
 from deezer_tags.previews import PreviewDownloader, PreviewExpired, PreviewUnavailable, partial_path
 from deezer_tags.youtube import YouTubeBlocked, YouTubeRecoverer
@@ -89,6 +88,7 @@ class Pipeline:
         wanted = list(track_ids)
         self.manifest.add_tracks(wanted)
         (self.work_dir / "audio").mkdir(parents=True, exist_ok=True)
+        remove_orphans(self.work_dir / "audio")
         to_call = self._plan(wanted)
         total_calls = len(to_call)
         self._bars = {
@@ -329,6 +329,15 @@ def audio_path(work_dir: Path, track_id: int, source: str) -> Path:
     manifest still points at."""
     suffix = ".mp3" if source == PREVIEW else ".youtube.mp3"
     return work_dir / "audio" / f"{int(track_id)}{suffix}"
+
+
+def remove_orphans(audio_dir: Path) -> None:
+    """Delete the temp files a killed build left that cannot be resumed (an ffmpeg
+    output or an import cut short). A preview's `.part` stays: its download resumes.
+    Only one build holds the work dir, so no live build owns these."""
+    for pattern in (".*.youtube.mp3.*", ".*.import"):
+        for orphan in audio_dir.glob(pattern):
+            orphan.unlink(missing_ok=True)
 
 
 def _host_of(url: str) -> str | None:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import datasets
@@ -52,3 +57,38 @@ _TRACK_PATH = re.compile(r"^/deezer/track/(\d+)$")
 def api_track_ids(web: LocalWeb) -> list[int]:
     """Track ids of every /deezer/track/{id} request the local web served, in order."""
     return [int(m.group(1)) for r in web.requests if (m := _TRACK_PATH.match(r.path))]
+
+
+BUILD_IN_CHILD = """
+import sys, datasets
+datasets.load_dataset(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3], trust_remote_code=True,
+                      max_tracks=int(sys.argv[4]))
+"""
+
+
+def kill_build_midway(web: LocalWeb, config: str, cache_dir: Path, tracks: int, committed_where: str,
+                      at_least: int) -> None:
+    """Build in a child process (pointed at `web` by environment variables) and SIGKILL it
+    once its manifest holds `at_least` rows matching the SQL condition `committed_where`."""
+    env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}"}
+    child = subprocess.Popen([sys.executable, "-c", BUILD_IN_CHILD, SCRIPT, config, str(cache_dir), str(tracks)],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while committed(cache_dir, committed_where) < at_least:
+        assert child.poll() is None, "the build ended before it could be killed"
+        assert time.monotonic() < deadline, "the build made too little progress to be killed midway"
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+
+def committed(cache_dir: Path, where: str) -> int:
+    """How many manifest rows match `where` (0 while there is no manifest yet)."""
+    path = cache_dir / "deezer_tags" / "manifest.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return db.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}").fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is being created
+        return 0

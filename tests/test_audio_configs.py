@@ -6,11 +6,8 @@ import collections
 import csv
 import hashlib
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
+import sqlite3
 import time
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import soundfile
 from deezer_tags.audio import inspect_mp3
 from deezer_tags.testing import Faults, LocalWeb, Scenario
 
-from conftest import FAST_QUOTA, SCRIPT, api_track_ids, build
+from conftest import FAST_QUOTA, api_track_ids, build, kill_build_midway
 
 TRACKS = 80
 _CDN = re.compile(r"^/cdn/stream/c-([0-9a-f]{32})-5\.mp3$")
@@ -137,28 +134,12 @@ def _clean_build(scenario: Scenario, cache: Path):
         return build(web, cache, "previews", max_tracks=TRACKS)
 
 
-BUILD_IN_SUBPROCESS = """
-import sys, datasets
-datasets.load_dataset(sys.argv[1], "full", cache_dir=sys.argv[2], trust_remote_code=True,
-                      max_tracks=int(sys.argv[3]))
-"""
 
 
 def test_sigkill_then_resume_gives_the_same_dataset_and_refetches_nothing_finished(scenario, tmp_path):
     tracks = 120
     with LocalWeb(scenario, quota=20, window=0.5, latency=(0.0, 0.02)) as web:
-        env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": "20/0.5"}
-        child = subprocess.Popen([sys.executable, "-c", BUILD_IN_SUBPROCESS, SCRIPT, str(tmp_path), str(tracks)],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while web.count("/cdn/") < 40:
-            assert child.poll() is None, "the build ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        import sqlite3
-
+        kill_build_midway(web, "full", tmp_path, tracks, "preview_status = 'ok'", 20)
         with sqlite3.connect(work_dir(tmp_path) / "manifest.sqlite") as db:
             finished = {t for (t,) in db.execute("SELECT track_id FROM tracks WHERE preview_status = 'ok'")}
         assert finished

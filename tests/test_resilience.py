@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 
 from deezer_tags.testing import Faults, LocalWeb, Scenario
 
-from conftest import SCRIPT, api_track_ids, build
+from conftest import api_track_ids, build, kill_build_midway
 
 TRACKS = 200
 
@@ -43,29 +38,13 @@ def test_a_track_that_always_fails_is_recorded_failed_then_retried_next_build(tm
     assert {row["metadata_status"] for s in dataset.values() for row in s} == {"ok"}
 
 
-BUILD_IN_SUBPROCESS = """
-import sys, datasets
-datasets.load_dataset(sys.argv[1], "metadata", cache_dir=sys.argv[2], trust_remote_code=True,
-                      max_tracks=int(sys.argv[3]), quota_calls=20, quota_window=0.5)
-"""
 
 
 def test_sigkill_mid_build_then_resume_refetches_nothing_finished(tmp_path):
     scenario = Scenario.from_shared_data(no_data_fraction=0.05, seed=5)
     tracks = 400
     with LocalWeb(scenario, quota=20, window=0.5, latency=(0.0, 0.02)) as web:
-        env = {**os.environ, **web.env()}
-        child = subprocess.Popen(
-            [sys.executable, "-c", BUILD_IN_SUBPROCESS, SCRIPT, str(tmp_path), str(tracks)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 120
-        while web.count("/deezer/track/") < 150:
-            assert child.poll() is None, "the build ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        kill_build_midway(web, "metadata", tmp_path, tracks, "meta_status IN ('ok', 'no_data')", 100)
         first_run = set(api_track_ids(web))
 
         manifest = tmp_path / "deezer_tags" / "manifest.sqlite"
