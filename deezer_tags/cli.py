@@ -1,5 +1,7 @@
-"""`deezer-tags`: build the dataset, or try the whole pipeline offline with `demo`.
+"""`deezer-tags`: build the dataset (or try it offline with `demo`), then look at it and ship it.
 
+Commands: build, demo, status (the manifest now, even mid-build), report (Markdown and
+plots of what a build got), export (Parquet with the audio embedded), push (to the Hub).
 Errors a user can act on are printed as one sentence, not a traceback.
 """
 
@@ -52,6 +54,35 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the whole pipeline offline, against the local web")
     demo.add_argument("--cache-dir", help="where to build (default: a new temp dir)")
     demo.set_defaults(run=_run_demo)
+
+    status = commands.add_parser("status", help="what the manifest says now (also while a build runs)")
+    status.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
+    status.add_argument("--json", action="store_true", help="print the counts as JSON")
+    status.set_defaults(run=_run_status)
+
+    report = commands.add_parser("report", help="report.md and plots: coverage, reasons, tags per split, "
+                                                "YouTube match scores")
+    report.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
+    report.add_argument("--out", help="output dir (default: <cache dir>/deezer_tags/report)")
+    report.add_argument("--matrix", help="the tag matrix CSV the build used (default: found in the "
+                                         "datasets download cache of the cache dir)")
+    report.set_defaults(run=_run_report)
+
+    export = commands.add_parser("export", help="write the built dataset as Parquet, audio embedded "
+                                                "(OUT/<config>/<split>-00000-of-00001.parquet)")
+    export.add_argument("--format", choices=("parquet",), default="parquet")
+    export.add_argument("--out", required=True, help="output dir")
+    export.add_argument("--config", choices=CONFIGS, default="full")
+    export.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
+    export.set_defaults(run=_run_export)
+
+    push = commands.add_parser("push", help="push the built dataset to the Hugging Face Hub, then the card")
+    push.add_argument("repo_id", metavar="REPO_ID", help="the dataset repo, e.g. user/deezer-contextual-tags")
+    push.add_argument("--private", action="store_true", help="create the repo private")
+    push.add_argument("--config", choices=CONFIGS, default="full")
+    push.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
+    push.add_argument("--card", help="the dataset card to upload as README.md (default: the project's README.md)")
+    push.set_defaults(run=_run_push)
     return parser
 
 
@@ -81,6 +112,75 @@ def _run_demo(args: argparse.Namespace) -> int:
         dataset = load("full", cache_dir, **web.config_kwargs(), checksums=web.checksums(),
                        quota_calls=web.quota, quota_window=web.window)
     print(summary(dataset, cache_dir))
+    return 0
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    from deezer_tags.status import format_counts, manifest_path_of, read_counts
+
+    manifest = manifest_path_of(args.cache_dir)
+    counts = read_counts(manifest)
+    if args.json:
+        print(json.dumps({"manifest": str(manifest), **counts.as_json()}, indent=2))
+    else:
+        print(format_counts(counts, manifest))
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from deezer_tags.report import PLOTS, WITHOUT_AUDIO_NAME, write_report
+    from deezer_tags.status import manifest_path_of
+
+    work_dir = manifest_path_of(args.cache_dir).parent
+    report = write_report(work_dir, work_dir.parent, Path(args.out) if args.out else None, args.matrix)
+    print(f"Report: {report.markdown_path}")
+    print(f"Plots: {', '.join(PLOTS)}; tracks without audio: {WITHOUT_AUDIO_NAME} (same folder)")
+    if report.tags is None:
+        print(f"Tags per split left out: {report.tags_note}")
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from deezer_tags.export import export_parquet, load_built
+    from deezer_tags.status import default_cache_root
+
+    root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_root()
+    dataset, directory = load_built(root, args.config)
+    print(f"Exporting the `{args.config}` build at {directory}: "
+          + ", ".join(f"{name} {len(split):,}" for name, split in dataset.items()))
+    for path in export_parquet(dataset, Path(args.out), args.config):
+        print(path)
+    return 0
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from huggingface_hub import get_token
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    from deezer_tags.export import check_card, load_built, push
+    from deezer_tags.status import default_cache_root
+
+    token = get_token()
+    if not token:
+        raise UserError(f"no Hugging Face token found; run `hf auth login` (or set HF_TOKEN) with a token "
+                        f"that can write to {args.repo_id}, then push again")
+    card = Path(args.card) if args.card else \
+        Path(importlib.util.find_spec("deezer_contextual_tags").origin).with_name("README.md")
+    check_card(card, args.config)
+    root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_root()
+    dataset, directory = load_built(root, args.config)
+    print(f"Pushing the `{args.config}` build at {directory} to {args.repo_id}")
+    try:
+        push(dataset, args.repo_id, args.config, args.private, card, token)
+    except OfflineModeIsEnabled:
+        raise UserError("HF_HUB_OFFLINE is set, so nothing can be pushed; unset it and push again") from None
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else "?"
+        raise UserError(f"the Hub refused the push to {args.repo_id} (HTTP {status}); check that the token "
+                        "can write to that repo and push again") from None
+    print(f"Done: https://huggingface.co/datasets/{args.repo_id}")
     return 0
 
 

@@ -1,0 +1,339 @@
+"""`deezer-tags report`: what a build got, as Markdown and PNG plots.
+
+Everything comes from one read of the manifest (opened read-only: a build may be
+running), so the numbers add up to its row count; the reasons a track has no audio
+are build.py's own (`_why_no_audio`, the words of build_report.json and
+failed_tracks.csv). The manifest holds no tags: the tag distribution per split
+reads `splits.csv` (written by the build beside the manifest) and the tag matrix
+the build downloaded, found in the datasets download cache by its URL (the `.json`
+file `datasets` keeps beside each download), or given with `--matrix`.
+
+Written to the output dir: report.md, report.json (the same numbers, for machines),
+tracks_without_audio.csv, coverage.png, tags_by_split.png, youtube_match_scores.png.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+from urllib.parse import urlsplit
+
+from deezer_tags import TAGS
+from deezer_tags.build import (
+    FAILED_NAME, SPLITS_NAME, _audio_counts, _chosen_candidate, _csv_text, _has_audio, _why_no_audio,
+    _write_atomically,
+)
+from deezer_tags.errors import UserError
+from deezer_tags.manifest import PREVIEW, YOUTUBE, Manifest, TrackRow
+from deezer_tags.matrix import TagMatrix, parse_tag_matrix
+from deezer_tags.sources import Endpoints, resolve_endpoints
+from deezer_tags.splits import SPLITS
+from deezer_tags.status import Counts, count_groups
+
+WITHOUT_AUDIO_NAME = "tracks_without_audio.csv"
+PLOTS = ("coverage.png", "tags_by_split.png", "youtube_match_scores.png")
+SCORE_BINS = 20  # the match-score histogram: bins of 0.05 over [0, 1]
+LISTED = 20      # tracks without audio shown in report.md (all of them are in the CSV)
+
+# The two audio configs and whether YouTube fills in for a missing preview.
+AUDIO_CONFIGS = {"full": True, "previews": False}
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    counts: Counts
+    coverage: dict[str, dict]          # config -> {"with_audio": {...}, "without_audio": {...}}
+    tags: dict | None                  # split -> {"tracks", "with_audio", "positives", "positives_with_audio"}
+    tags_note: str
+    scores: list[tuple[int, float, str]]  # (track_id, title_score, candidate source) of accepted YouTube clips
+    score_threshold: float | None
+    without_audio: list[tuple[int, str, str, str]]
+
+    @property
+    def markdown_path(self) -> Path:
+        return self.out_dir / "report.md"
+
+
+def write_report(work_dir: Path, cache_root: Path, out_dir: Path | None = None,
+                 matrix_path: str | Path | None = None) -> Report:
+    """Read the manifest once, write every file of the report, return what it says."""
+    out_dir = Path(out_dir) if out_dir else work_dir / "report"
+    manifest_path = work_dir / "manifest.sqlite"
+    with Manifest(manifest_path, readonly=True) as manifest:
+        rows = list(manifest.rows())  # one SELECT: one consistent snapshot
+    groups = Counter((r.meta_status, r.preview_status, r.youtube_status, r.audio_source) for r in rows)
+    counts = count_groups(((*key, n) for key, n in groups.items()),
+                          last_update=None)
+    coverage = {config: _audio_counts(rows, youtube) for config, youtube in AUDIO_CONFIGS.items()}
+    tags, tags_note = _tag_distribution(work_dir, cache_root, matrix_path, rows)
+    scores, threshold = _youtube_scores(rows)
+    without_audio = [(r.track_id, "audio", _why_no_audio(r, True), r.audio_error or r.last_error or "")
+                     for r in rows if not _has_audio(r, True)]
+
+    report = Report(out_dir, counts, coverage, tags, tags_note, scores, threshold, without_audio)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomically(out_dir / WITHOUT_AUDIO_NAME, _csv_text([("track_id", "stage", "status", "reason"), *without_audio]))
+    _plot(report)
+    _write_atomically(out_dir / "report.json", json.dumps(_as_json(report, manifest_path), indent=2) + "\n")
+    _write_atomically(report.markdown_path, _markdown(report, manifest_path))
+    return report
+
+
+# --- Tags per split ------------------------------------------------------------------
+
+def find_matrix(cache_root: Path) -> Path | None:
+    """The newest tag matrix in the datasets download cache of `cache_root`: a download
+    whose URL (in the `.json` beside it) names the Zenodo file, or the configured URL."""
+    names = {Path(urlsplit(Endpoints().zenodo_url).path).name}
+    try:
+        names.add(Path(urlsplit(resolve_endpoints({}).zenodo_url).path).name)
+    except Exception:  # a malformed DEEZER_TAGS_* setting is the build's business, not the report's
+        pass
+    found = []
+    for meta in (cache_root / "downloads").glob("*.json"):
+        try:
+            url = json.loads(meta.read_text()).get("url") or ""
+        except (OSError, ValueError, AttributeError):
+            continue
+        data = meta.with_suffix("")
+        if Path(urlsplit(url).path).name in names and data.is_file():
+            found.append(data)
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _tag_distribution(work_dir: Path, cache_root: Path, matrix_path: str | Path | None,
+                      rows: Sequence[TrackRow]) -> tuple[dict | None, str]:
+    splits_path = work_dir / SPLITS_NAME
+    if not splits_path.is_file():
+        return None, f"No {SPLITS_NAME} in {work_dir} yet (the build writes it once the tracks are resolved)."
+    if matrix_path is None:
+        matrix_path = find_matrix(cache_root)
+        if matrix_path is None:
+            return None, (f"The tag matrix was not found in {cache_root / 'downloads'}: "
+                          "pass the Context_tags_dataset.csv the build used with `--matrix PATH`.")
+    matrix = _read_matrix(Path(matrix_path))
+    with open(splits_path, newline="", encoding="utf-8") as handle:
+        split_of = {int(r["track_id"]): r["split"] for r in csv.DictReader(handle)}
+    unknown = [t for t in split_of if t not in matrix.labels]
+    if unknown:
+        raise UserError(f"{len(unknown)} tracks of {splits_path} are not in the tag matrix {matrix_path} "
+                        f"(e.g. {unknown[0]}); pass the matrix the build used with --matrix PATH")
+    has_audio = {r.track_id for r in rows if _has_audio(r, True)}
+    order = [s for s in SPLITS if s in split_of.values()] + sorted(set(split_of.values()) - set(SPLITS))
+    tags = {split: {"tracks": 0, "with_audio": 0, "positives": [0] * len(TAGS),
+                    "positives_with_audio": [0] * len(TAGS)} for split in order}
+    for track_id, split in split_of.items():
+        entry = tags[split]
+        audio = track_id in has_audio
+        entry["tracks"] += 1
+        entry["with_audio"] += audio
+        for i, value in enumerate(matrix.labels[track_id]):
+            entry["positives"][i] += value
+            entry["positives_with_audio"][i] += value and audio
+    return tags, f"Splits from {splits_path}; tags from {matrix_path}."
+
+
+def _read_matrix(path: Path) -> TagMatrix:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise UserError(f"cannot read the tag matrix {path}: {error.strerror}; check --matrix") from None
+    return parse_tag_matrix(text, f"the tag matrix {path}")
+
+
+# --- YouTube match scores -----------------------------------------------------------
+
+def _youtube_scores(rows: Sequence[TrackRow]) -> tuple[list[tuple[int, float, str]], float | None]:
+    """title_score of the accepted candidate of every track whose clip is from YouTube."""
+    scores, threshold = [], None
+    for row in rows:
+        if row.audio_source != YOUTUBE:
+            continue
+        chosen = _chosen_candidate(row)
+        if chosen.get("title_score") is not None:
+            scores.append((row.track_id, float(chosen["title_score"]), chosen.get("source") or "?"))
+        threshold = (row.match_evidence or {}).get("title_threshold", threshold)
+    return scores, threshold
+
+
+def score_histogram(scores: Sequence[float]) -> list[int]:
+    counts = [0] * SCORE_BINS
+    for score in scores:
+        counts[min(SCORE_BINS - 1, max(0, int(round(score * SCORE_BINS, 9))))] += 1
+    return counts
+
+
+# --- Output ------------------------------------------------------------------------------
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "–"
+
+
+def _markdown(report: Report, manifest_path: Path) -> str:
+    c = report.counts
+    out = [
+        "# Deezer Contextual Tags: build report",
+        "",
+        f"Manifest `{manifest_path}`, read {time.strftime('%Y-%m-%d %H:%M:%S')}: **{c.tracks:,} tracks**.",
+        "",
+        "## Sources",
+        "",
+        "| source | ok | none | failed | pending | not needed | awaiting the preview |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| Deezer metadata | {c.metadata['ok']:,} | {c.metadata['no_data']:,} (no_data) | "
+        f"{c.metadata['failed']:,} | {c.metadata['pending']:,} | | |",
+        f"| Deezer preview | {c.previews['ok']:,} | {c.previews['none']:,} | {c.previews['failed']:,} | "
+        f"{c.previews['pending']:,} | | |",
+        f"| YouTube | {c.youtube['ok']:,} | {c.youtube['none']:,} | {c.youtube['failed']:,} | "
+        f"{c.youtube['pending']:,} | {c.youtube['not_needed']:,} | {c.youtube['awaiting_preview']:,} |",
+        "",
+        "`failed` and `pending` are retried by the next build. YouTube is asked only for the tracks "
+        "whose preview is `none` (not needed: the preview is ok; awaiting the preview: it is pending, "
+        "or failed and retried first).",
+        "",
+        "## Coverage",
+        "",
+        "Tracks per outcome, for each audio config (`full`: the preview, else a YouTube clip; "
+        "`previews`: the preview only). The reasons are those of build_report.json and "
+        f"{FAILED_NAME}.",
+        "",
+        "| outcome | full | previews |",
+        "|---|---:|---:|",
+    ]
+    full, previews = report.coverage["full"], report.coverage["previews"]
+    for source in (PREVIEW, YOUTUBE):
+        out.append(f"| with audio: {source} | {full['with_audio'][source]:,} | {previews['with_audio'][source]:,} |")
+    reasons = sorted(set(full["without_audio"]) | set(previews["without_audio"]))
+    for reason in reasons:
+        out.append(f"| without audio: {reason} | {full['without_audio'].get(reason, 0):,} | "
+                   f"{previews['without_audio'].get(reason, 0):,} |")
+    totals = {k: sum(v["with_audio"].values()) + sum(v["without_audio"].values()) for k, v in report.coverage.items()}
+    out += [f"| **total** | **{totals['full']:,}** | **{totals['previews']:,}** |", "",
+            "![coverage](coverage.png)", ""]
+
+    out += ["## Tags per split", "", report.tags_note, ""]
+    if report.tags:
+        splits = list(report.tags)
+        for title, key, n_key in (("All tracks of the split", "positives", "tracks"),
+                                  ("Tracks with audio (`full`)", "positives_with_audio", "with_audio")):
+            out += [f"{title}: positives (rate).", "",
+                    "| tag | " + " | ".join(f"{s} (n={report.tags[s][n_key]:,})" for s in splits) + " |",
+                    "|---|" + "---:|" * len(splits)]
+            for i, tag in enumerate(TAGS):
+                cells = [f"{report.tags[s][key][i]:,} ({_pct(report.tags[s][key][i], report.tags[s][n_key])})"
+                         for s in splits]
+                out.append(f"| {tag} | " + " | ".join(cells) + " |")
+            out.append("")
+        out += ["![tags by split](tags_by_split.png)", ""]
+
+    out += ["## YouTube match scores", ""]
+    if report.scores:
+        sources = Counter(source for _, _, source in report.scores)
+        values = [s for _, s, _ in report.scores]
+        out += [f"Title score of the accepted candidate, {len(values):,} YouTube clips "
+                f"(from the id map: {sources.get('map', 0):,}, from a search: {sources.get('search', 0):,}; "
+                f"accepted from {report.score_threshold if report.score_threshold is not None else '?'}); "
+                f"median {sorted(values)[len(values) // 2]:.2f}.", "",
+                "| score | clips |", "|---|---:|"]
+        histogram = score_histogram(values)
+        first = next(i for i, n in enumerate(histogram) if n)
+        for i in range(first, SCORE_BINS):
+            bracket = "]" if i == SCORE_BINS - 1 else ")"
+            out.append(f"| [{i / SCORE_BINS:.2f}, {(i + 1) / SCORE_BINS:.2f}{bracket} | {histogram[i]:,} |")
+        out += ["", "![YouTube match scores](youtube_match_scores.png)", ""]
+    else:
+        out += ["No YouTube clip in the manifest.", ""]
+
+    n = len(report.without_audio)
+    out += ["## Tracks without audio (`full`)", "",
+            f"{n:,} tracks; all of them, with the reason, in [{WITHOUT_AUDIO_NAME}]({WITHOUT_AUDIO_NAME})"
+            + (f"; the first {LISTED}:" if n > LISTED else (":" if n else "."))]
+    if n:
+        out += ["", "| track_id | stage | status | reason |", "|---:|---|---|---|"]
+        out += [f"| {t} | {stage} | {status} | {' '.join(reason.replace('|', '/').split())} |"
+                for t, stage, status, reason in report.without_audio[:LISTED]]
+    return "\n".join(out) + "\n"
+
+
+def _as_json(report: Report, manifest_path: Path) -> dict:
+    return {
+        "manifest": str(manifest_path),
+        "counts": report.counts.as_json(),
+        "coverage": report.coverage,
+        "tags": report.tags and {"tags": list(TAGS), "splits": report.tags},
+        "youtube_match_scores": {
+            "clips": len(report.scores),
+            "threshold": report.score_threshold,
+            "bins": [round(i / SCORE_BINS, 2) for i in range(SCORE_BINS + 1)],
+            "counts": score_histogram([s for _, s, _ in report.scores]),
+        },
+        "without_audio": len(report.without_audio),
+    }
+
+
+def _plot(report: Report) -> None:
+    """The three PNGs, with matplotlib's Agg canvas (no pyplot, no global backend)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def save(fig: Figure, name: str) -> None:
+        FigureCanvasAgg(fig)
+        fig.tight_layout()
+        tmp = report.out_dir / f".{name}.tmp.png"
+        fig.savefig(tmp, dpi=100)
+        tmp.replace(report.out_dir / name)
+
+    # Coverage: one stacked bar per config.
+    fig = Figure(figsize=(8, 2.8))
+    ax = fig.subplots()
+    configs = list(report.coverage)
+    parts = [("with audio: " + s, [report.coverage[c]["with_audio"][s] for c in configs]) for s in (PREVIEW, YOUTUBE)]
+    reasons = sorted({r for c in configs for r in report.coverage[c]["without_audio"]})
+    parts += [("no audio: " + r, [report.coverage[c]["without_audio"].get(r, 0) for c in configs]) for r in reasons]
+    left = [0] * len(configs)
+    for label, values in parts:
+        ax.barh(configs, values, left=left, label=label)
+        left = [a + b for a, b in zip(left, values)]
+    ax.set_xlabel("tracks")
+    ax.invert_yaxis()
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_title(f"Coverage of {report.counts.tracks:,} tracks")
+    save(fig, "coverage.png")
+
+    # Tags: positive rate per tag, one bar per split.
+    fig = Figure(figsize=(11, 4))
+    ax = fig.subplots()
+    if report.tags:
+        splits = list(report.tags)
+        width = 0.8 / len(splits)
+        for k, split in enumerate(splits):
+            entry = report.tags[split]
+            rates = [100 * p / entry["tracks"] if entry["tracks"] else 0 for p in entry["positives"]]
+            ax.bar([i + (k - (len(splits) - 1) / 2) * width for i in range(len(TAGS))], rates, width,
+                   label=f"{split} ({entry['tracks']:,})")
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "tag matrix not found", ha="center", transform=ax.transAxes)
+    ax.set_xticks(range(len(TAGS)), TAGS, rotation=45, ha="right")
+    ax.set_ylabel("positive rate (%)")
+    ax.set_title("Tags per split")
+    save(fig, "tags_by_split.png")
+
+    # YouTube match scores.
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
+    values = [s for _, s, _ in report.scores]
+    ax.hist(values, bins=[i / SCORE_BINS for i in range(SCORE_BINS + 1)], edgecolor="white")
+    if report.score_threshold is not None:
+        ax.axvline(report.score_threshold, color="black", linestyle="--", label=f"threshold {report.score_threshold}")
+        ax.legend(fontsize="small")
+    ax.set_xlabel("title score of the accepted candidate")
+    ax.set_ylabel("YouTube clips")
+    ax.set_title(f"YouTube match scores ({len(values):,} clips)")
+    save(fig, "youtube_match_scores.png")

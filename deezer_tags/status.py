@@ -1,0 +1,159 @@
+"""`deezer-tags status`: what the manifest says now, even while a build runs.
+
+The manifest is opened read-only; in WAL mode a reader sees the last committed
+state and never blocks the build's writer (nor is blocked by it). One GROUP BY
+query, so it is instant at 49,929 tracks. Nothing here imports `datasets`: the
+command starts in well under a second.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from deezer_tags.build import WORK_DIR_NAME
+from deezer_tags.errors import UserError
+from deezer_tags.manifest import FAILED, MANIFEST_NAME, NO_DATA, NONE, OK, PENDING, PREVIEW, YOUTUBE
+
+META_STATES = (OK, NO_DATA, FAILED, PENDING)
+AUDIO_STATES = (OK, NONE, FAILED, PENDING)
+
+
+class NoBuildError(UserError):
+    pass
+
+
+def default_cache_root() -> Path:
+    """The datasets cache dir `load_dataset` uses when given no cache_dir: the rule of
+    datasets/config.py (HF_DATASETS_CACHE, else $HF_HOME/datasets, else
+    $XDG_CACHE_HOME/huggingface/datasets), without importing datasets."""
+    hf_home = os.path.expanduser(
+        os.getenv("HF_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "huggingface")))
+    return Path(os.getenv("HF_DATASETS_CACHE", os.path.join(hf_home, "datasets"))).expanduser()
+
+
+def work_dir_of(cache_dir: str | os.PathLike | None) -> Path:
+    return (Path(cache_dir).expanduser() if cache_dir else default_cache_root()) / WORK_DIR_NAME
+
+
+def manifest_path_of(cache_dir: str | os.PathLike | None) -> Path:
+    """The manifest of the build in `cache_dir`; a one-sentence error when there is none."""
+    path = work_dir_of(cache_dir) / MANIFEST_NAME
+    if not path.is_file():
+        where = f" --cache-dir {cache_dir}" if cache_dir else ""
+        raise NoBuildError(
+            f"no build has run in {path.parent.parent} (no {WORK_DIR_NAME}/{MANIFEST_NAME} there); "
+            f"run `deezer-tags build{where}` first, or `deezer-tags demo{where}` to try it offline"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Counts of manifest rows. Every group sums to `tracks`."""
+
+    tracks: int
+    metadata: dict[str, int]      # ok, no_data, failed, pending
+    previews: dict[str, int]      # ok, none, failed, pending
+    youtube: dict[str, int]       # ok, none, failed, pending (preview none), not_needed, awaiting_preview
+    with_audio: dict[str, int]    # deezer_preview, youtube (the stored clip's source)
+    last_update: float | None     # unix time of the last change to any row
+
+    @property
+    def tracks_with_audio(self) -> int:
+        return sum(self.with_audio.values())
+
+    def as_json(self) -> dict:
+        return {
+            "tracks": self.tracks,
+            "metadata": self.metadata,
+            "previews": self.previews,
+            "youtube": self.youtube,
+            "with_audio": {**self.with_audio, "total": self.tracks_with_audio},
+            "without_audio": self.tracks - self.tracks_with_audio,
+            "last_update": self.last_update,
+        }
+
+
+def count_groups(groups: Iterable[tuple[str, str, str, str | None, int]], last_update: float | None) -> Counts:
+    """Counts from (meta_status, preview_status, youtube_status, audio_source, n) groups.
+
+    YouTube is asked only for tracks whose preview is `none` (final); the others count
+    as `not_needed` (preview ok) or `awaiting_preview` (preview pending, or failed: the
+    next build retries the preview first), whatever their youtube_status."""
+    metadata = dict.fromkeys(META_STATES, 0)
+    previews = dict.fromkeys(AUDIO_STATES, 0)
+    youtube = {**dict.fromkeys(AUDIO_STATES, 0), "not_needed": 0, "awaiting_preview": 0}
+    with_audio = {PREVIEW: 0, YOUTUBE: 0}
+    tracks = 0
+    for meta, preview, yt, source, n in groups:
+        tracks += n
+        metadata[meta] = metadata.get(meta, 0) + n
+        previews[preview] = previews.get(preview, 0) + n
+        key = yt if preview == NONE else "not_needed" if preview == OK else "awaiting_preview"
+        youtube[key] = youtube.get(key, 0) + n
+        if source is not None:
+            with_audio[source] = with_audio.get(source, 0) + n
+    return Counts(tracks, metadata, previews, youtube, with_audio, last_update)
+
+
+def read_counts(manifest: Path) -> Counts:
+    """One read transaction on the manifest, opened read-only."""
+    try:
+        db = sqlite3.connect(f"file:{manifest}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as error:
+        raise UserError(f"cannot open the manifest {manifest} ({error}); check its permissions") from None
+    try:
+        with db:
+            groups = db.execute(
+                "SELECT meta_status, preview_status, youtube_status, audio_source, COUNT(*) "
+                "FROM tracks GROUP BY 1, 2, 3, 4").fetchall()
+            last_update = db.execute("SELECT MAX(updated_at) FROM tracks").fetchone()[0]
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            raise UserError(f"the manifest {manifest} is still being created by a starting build; "
+                            "run the command again in a moment") from None
+        raise UserError(f"cannot read the manifest {manifest} ({error}); run the command again") from None
+    except sqlite3.DatabaseError as error:
+        raise UserError(f"{manifest} is not a readable manifest ({error}); "
+                        "rebuild into a fresh --cache-dir") from None
+    finally:
+        db.close()
+    return count_groups(groups, last_update)
+
+
+def format_counts(counts: Counts, manifest: Path, now: float | None = None) -> str:
+    """One screen of plain text."""
+    def states(values: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v:,}" for k, v in values.items())
+
+    youtube = {k: counts.youtube[k] for k in AUDIO_STATES}
+    lines = [
+        f"Manifest: {manifest}",
+        f"Tracks known: {counts.tracks:,}",
+        f"Deezer metadata: {states(counts.metadata)}",
+        f"Previews: {states(counts.previews)}",
+        f"YouTube (the {sum(youtube.values()):,} tracks whose preview is none): {states(youtube)}",
+        f"Tracks with audio: {counts.tracks_with_audio:,} "
+        f"({', '.join(f'{k} {v:,}' for k, v in counts.with_audio.items())}); "
+        f"without: {counts.tracks - counts.tracks_with_audio:,}",
+    ]
+    if counts.last_update is not None:
+        ago = max(0.0, (now or time.time()) - counts.last_update)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(counts.last_update))
+        lines.append(f"Last change: {stamp} ({_ago(ago)} ago)")
+    return "\n".join(lines)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
