@@ -86,6 +86,13 @@ def check_preview_format(info: Mp3Info, *, min_seconds: float, max_seconds: floa
         )
 
 
+def checked_clip(data: bytes, *, min_seconds: float, max_seconds: float) -> Mp3Info:
+    """inspect_mp3 and check_preview_format in one: what every clip entering the cache passes."""
+    info = inspect_mp3(data)
+    check_preview_format(info, min_seconds=min_seconds, max_seconds=max_seconds)
+    return info
+
+
 def _strip_tags(data: bytes) -> tuple[int, int]:
     """The byte range of the audio stream, without ID3v2 (front) and ID3v1 (back) tags."""
     start, end = 0, len(data)

@@ -23,7 +23,9 @@ from filelock import FileLock, Timeout
 
 from deezer_tags.deezer import DeezerClient
 from deezer_tags.errors import BadTrackSelectionError, BuildLockedError, ChecksumMismatchError
-from deezer_tags.manifest import FAILED, MANIFEST_NAME, NO_DATA, OK, PREVIEW, YOUTUBE, Manifest, TrackRow
+from deezer_tags.manifest import (
+    FAILED, MANIFEST_NAME, NO_DATA, OK, PREVIEW, YOUTUBE, Manifest, TrackRow, metadata_counts,
+)
 from deezer_tags.matrix import TagMatrix, parse_split_file, parse_tag_matrix
 from deezer_tags.pipeline import Pipeline, PipelineOptions, RunCounts
 from deezer_tags.previews import PreviewDownloader
@@ -253,7 +255,7 @@ class Build:
         rows = list(manifest.rows(track_ids))
         report: dict = {
             "tracks": len(track_ids),
-            "metadata": manifest.metadata_counts(track_ids),
+            "metadata": metadata_counts(rows),
             "this_run": {
                 "calls": client.calls_made, "quota_answers": client.quota_answers,
                 "seconds": round(seconds, 2), "deezer": counts.calls,

@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from deezer_tags.errors import QuotaExhaustedError
 from deezer_tags.ratelimit import RollingWindowLimiter, shared_limiter
+from deezer_tags.sessions import ThreadSessions
 from deezer_tags.sources import Quota
 
 QUOTA_CODE = 4
@@ -81,24 +81,10 @@ class DeezerClient:
         self.api_url = api_url.rstrip("/")
         self.retry = retry
         self.limiter = limiter or shared_limiter(urlsplit(self.api_url).netloc, quota.calls, quota.window)
-        self._pool_size = pool_size
-        self._local = threading.local()
+        self._sessions = ThreadSessions(pool_size, user_agent="deezer-contextual-tags (dataset rebuild)")
         self.calls_made = 0
         self.quota_answers = 0
         self._count_lock = threading.Lock()
-
-    def _session(self) -> requests.Session:
-        # One session per thread: pooled keep-alive connections without sharing
-        # a Session's mutable state between threads.
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.headers["User-Agent"] = "deezer-contextual-tags (dataset rebuild)"
-            self._local.session = session
-        return session
 
     def track(self, track_id: int) -> dict[str, Any]:
         """The raw ``/track/{id}`` body. Raises TrackNotFound, TrackFetchFailed or QuotaExhaustedError."""
@@ -134,7 +120,7 @@ class DeezerClient:
             self.calls_made += 1
         url = f"{self.api_url}/track/{track_id}"
         try:
-            response = self._session().get(url, timeout=self.retry.timeout)
+            response = self._sessions.get().get(url, timeout=self.retry.timeout)
             content = response.content
         except requests.RequestException as error:
             raise _Transient(f"network error: {type(error).__name__}") from None

@@ -18,7 +18,7 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from deezer_tags.audio import InvalidAudio, check_preview_format, inspect_mp3
+from deezer_tags.audio import InvalidAudio, checked_clip, inspect_mp3
 from deezer_tags.errors import UserError
 from deezer_tags.ffmpeg import FfmpegFailed, fetch_section
 from deezer_tags.manifest import MANIFEST_NAME, OK, PREVIEW, YOUTUBE, AudioOutcome, Manifest
@@ -79,8 +79,7 @@ def _import_preview(source: Path, work_dir: Path, track_id: int) -> AudioOutcome
         return None
     data = source.read_bytes()
     try:
-        info = inspect_mp3(data)
-        check_preview_format(info, min_seconds=PREVIEW_SECONDS[0], max_seconds=PREVIEW_SECONDS[1])
+        info = checked_clip(data, min_seconds=PREVIEW_SECONDS[0], max_seconds=PREVIEW_SECONDS[1])
     except InvalidAudio as problem:
         log.info("not importing %s: %s", source, problem)
         return False
@@ -107,8 +106,7 @@ def _import_youtube(source: Path, work_dir: Path, track_id: int) -> AudioOutcome
     try:
         fetch_section(str(source), tmp, start=start, seconds=SECTION_SECONDS)
         data = tmp.read_bytes()
-        info = inspect_mp3(data)
-        check_preview_format(info, min_seconds=PREVIEW_SECONDS[0], max_seconds=PREVIEW_SECONDS[1])
+        info = checked_clip(data, min_seconds=PREVIEW_SECONDS[0], max_seconds=PREVIEW_SECONDS[1])
     except (FfmpegFailed, InvalidAudio) as problem:
         tmp.unlink(missing_ok=True)
         log.info("not importing %s: %s", source, problem)

@@ -204,15 +204,14 @@ class Manifest:
                 if track_id in found:
                     yield _row(found[track_id])
 
-    def metadata_counts(self, track_ids: Iterable[int] | None = None) -> dict[str, int]:
-        counts = {PENDING: 0, OK: 0, NO_DATA: 0, FAILED: 0}
-        if track_ids is None:
-            for status, n in self._db.execute("SELECT meta_status, COUNT(*) FROM tracks GROUP BY 1"):
-                counts[status] = n
-        else:
-            for row in self.rows(track_ids):
-                counts[row.meta_status] += 1
-        return counts
+
+
+def metadata_counts(rows: Iterable[TrackRow]) -> dict[str, int]:
+    """How many of `rows` are in each metadata state."""
+    counts = {PENDING: 0, OK: 0, NO_DATA: 0, FAILED: 0}
+    for row in rows:
+        counts[row.meta_status] += 1
+    return counts
 
 
 _ROW_COLUMNS = (

@@ -13,16 +13,15 @@ import hashlib
 import os
 import random
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from deezer_tags.audio import InvalidAudio, check_preview_format, inspect_mp3
+from deezer_tags.audio import InvalidAudio, checked_clip
+from deezer_tags.sessions import ThreadSessions
 
 # Deezer previews are 30 s (30.72 s as encoded); anything far off is not one.
 PREVIEW_SECONDS = (25.0, 35.0)
@@ -57,17 +56,7 @@ class PreviewDownloader:
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff = backoff
-        self._pool_size = pool_size
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-        return session
+        self._sessions = ThreadSessions(pool_size, pool_connections=4)
 
     def download(self, url: str, dest: Path) -> StoredAudio:
         """Fetch `url` into `dest`. Raises PreviewExpired or PreviewUnavailable."""
@@ -82,8 +71,7 @@ class PreviewDownloader:
             try:
                 fetched += self._fetch_to(url, part)
                 data = part.read_bytes()
-                info = inspect_mp3(data)
-                check_preview_format(info, min_seconds=PREVIEW_SECONDS[0], max_seconds=PREVIEW_SECONDS[1])
+                info = checked_clip(data, min_seconds=PREVIEW_SECONDS[0], max_seconds=PREVIEW_SECONDS[1])
             except _Retry as problem:
                 last_problem = str(problem)
                 continue
@@ -102,7 +90,7 @@ class PreviewDownloader:
         have = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            response = self._session().get(url, headers=headers, timeout=self.timeout, stream=True)
+            response = self._sessions.get().get(url, headers=headers, timeout=self.timeout, stream=True)
         except requests.RequestException as error:
             raise _Retry(f"network error: {type(error).__name__}") from None
         with response:

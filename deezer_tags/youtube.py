@@ -58,7 +58,7 @@ import yt_dlp
 from yt_dlp.cookies import YoutubeDLCookieJar
 from yt_dlp.utils import DownloadError, unsmuggle_url
 
-from deezer_tags.audio import InvalidAudio, check_preview_format, inspect_mp3
+from deezer_tags.audio import InvalidAudio, checked_clip
 from deezer_tags.errors import MalformedSourceError, UserError
 from deezer_tags.ffmpeg import FfmpegFailed, fetch_section, ffmpeg_dir, ffmpeg_exe
 from deezer_tags.previews import StoredAudio
@@ -567,9 +567,8 @@ class YouTubeRecoverer:
             data = tmp.read_bytes()
             length = min(self.section_seconds, duration - start) if duration else self.section_seconds
             try:
-                info = inspect_mp3(data)
-                check_preview_format(info, min_seconds=length - CLIP_SLACK,
-                                     max_seconds=self.section_seconds + CLIP_SLACK)
+                info = checked_clip(data, min_seconds=length - CLIP_SLACK,
+                                    max_seconds=self.section_seconds + CLIP_SLACK)
             except InvalidAudio as problem:
                 raise _Transient(f"the section is not a valid clip: {problem}") from None
             os.replace(tmp, dest)
