@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from deezer_tags.testing import LocalWeb, Scenario
+from common import LATENCY, rebuild_scenario, requests_per_service, save_manifest
+from deezer_tags.testing import LocalWeb
 
 CHILD = """
 import sys, datasets
@@ -42,15 +43,15 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=0.5)
     parser.add_argument("--latency", default="0.06,0.15", help="min,max seconds per API call")
     parser.add_argument("--keep", help="build into this folder and keep it (default: a temp dir)")
+    parser.add_argument("--save-manifest", metavar="FILE",
+                        help="copy the finished build's manifest here (a reference for reliability.py)")
     args = parser.parse_args()
     latency = tuple(float(x) for x in args.latency.split(","))
 
     import deezer_contextual_tags
 
-    scenario = Scenario.from_shared_data(no_data_fraction=0.01, no_preview_fraction=0.2,
-                                         dead_preview_fraction=0.05, wrong_video_fraction=0.03, seed=0,
-                                         previewless_in_map=True)
-    api_latency = {"/deezer/": latency, "/cdn/": (0.02, 0.05), "/youtube/": (0.1, 0.3), "/media/": (0.05, 0.1)}
+    scenario = rebuild_scenario()
+    api_latency = {**LATENCY, "/deezer/": latency}
     cache_dir = args.keep or tempfile.mkdtemp(prefix="bench-rebuild-")
     with LocalWeb(scenario, quota=args.quota, window=args.window, latency=api_latency) as web:
         env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{args.quota}/{args.window}"}
@@ -64,6 +65,8 @@ def main() -> None:
         quota_rejections, max_in_window = web.quota_rejections, web.max_api_calls_in_window()
 
     report = json.loads((Path(cache_dir) / "deezer_tags" / "build_report.json").read_text())
+    if args.save_manifest:
+        save_manifest(Path(cache_dir) / "deezer_tags" / "manifest.sqlite", Path(args.save_manifest))
     if not args.keep:
         shutil.rmtree(cache_dir, ignore_errors=True)  # a full-scale build is ~20 GB of clips
     api = [r.started for r in log if r.path.startswith("/deezer/")]
@@ -92,6 +95,7 @@ def main() -> None:
         "youtube_media_bytes_per_recovered_track": round(sum(media_bytes.values()) / max(recovered, 1)),
         "youtube_media_bytes_over_full_size": round(sum(media_bytes.values()) / max(full_media, 1), 4),
         "preview_bytes": report["this_run"]["bytes_fetched"]["deezer_preview"],
+        "requests_per_service": requests_per_service(log),
         "builder_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
     print(json.dumps(figures, indent=2))
