@@ -73,6 +73,8 @@ def fault_reply(fault: str | None, seed: int, path: str, nth: int) -> Reply | No
         return Reply(200, error_page(503, "Service Unavailable"), deezer_api.CONTENT_TYPE)
     if fault == "html_as_audio":
         return Reply(200, error_page(404, "Not Found"), AUDIO)
+    if fault == "quota_exceeded":
+        return Reply(200, deezer_api.QUOTA_EXCEEDED, deezer_api.CONTENT_TYPE)
     if fault == "expire_early":
         return text(403, "token expired")
     return None

@@ -10,12 +10,13 @@ import hashlib
 from dataclasses import dataclass
 
 # What each kind of endpoint can suffer, in the order the faults are tried.
-API_FAULTS = ("reset", "server_error", "not_json")
+API_FAULTS = ("reset", "server_error", "not_json", "quota_exceeded")
 CDN_FAULTS = ("reset", "server_error", "expire_early", "html_as_audio", "truncated", "slow_body", "corrupt_audio")
 MEDIA_FAULTS = ("reset", "server_error", "html_as_audio", "truncated", "slow_body", "corrupt_audio")
 FILE_FAULTS = ("reset", "server_error", "truncated", "slow_body")
 
-RATES = ("reset", "server_error", "truncated", "slow_body", "html_as_audio", "corrupt_audio", "expire_early", "not_json")
+RATES = ("reset", "server_error", "truncated", "slow_body", "html_as_audio", "corrupt_audio", "expire_early", "not_json",
+         "quota_exceeded")
 
 # Faults that spoil a good response's body; they leave error responses alone.
 BODY_FAULTS = frozenset({"truncated", "slow_body", "corrupt_audio"})
@@ -35,7 +36,9 @@ class Faults:
     HTML body; truncated: the body stops short of its Content-Length; slow_body: the first
     16 KB dribble out over a second; html_as_audio: an HTML error page sent as 200 audio/mpeg;
     corrupt_audio: 200 with a third of the bytes overwritten; expire_early: the CDN answers
-    403 to a valid signed URL; not_json: the API answers 200 with an HTML body.
+    403 to a valid signed URL; not_json: the API answers 200 with an HTML body;
+    quota_exceeded: the API answers its quota error (code 4) to a client that kept to the
+    quota, as when another client shares its address.
     Served files (Zenodo, GitHub) are spared unless ``include_files``; watch pages always are.
     """
 
@@ -47,6 +50,7 @@ class Faults:
     corrupt_audio: float = 0.0
     expire_early: float = 0.0
     not_json: float = 0.0
+    quota_exceeded: float = 0.0
     seed: int = 0
     include_files: bool = False
 
