@@ -32,10 +32,9 @@ from pathlib import Path
 
 from common import LATENCY, rebuild_scenario, requests_per_service
 from deezer_tags.testing import Faults, LocalWeb
-from deezer_tags.testing.campaign import audit, build, kill_campaign, manifest_sha256
+from deezer_tags.testing.campaign import CAMPAIGN_FAULTS, audit, build, kill_campaign, manifest_sha256
 
-FAULTS = dict(reset=0.02, server_error=0.02, truncated=0.01, html_as_audio=0.01, corrupt_audio=0.01,
-              expire_early=0.05, slow_body=0.01, not_json=0.01, quota_exceeded=0.005)
+FAULTS = CAMPAIGN_FAULTS
 
 
 def main() -> None:

@@ -33,6 +33,9 @@ from deezer_tags.audio import InvalidAudio, inspect_mp3
 from deezer_tags.testing.server import LocalWeb
 
 WORK_DIR = "deezer_tags"
+# Every fault at once, at these rates per request (see Faults for what each does).
+CAMPAIGN_FAULTS = dict(reset=0.02, server_error=0.02, truncated=0.01, html_as_audio=0.01, corrupt_audio=0.01,
+                       expire_early=0.05, slow_body=0.01, not_json=0.01, quota_exceeded=0.005)
 # Builds the config in this process's environment (the local web's endpoints) and writes
 # what the dataset says of each track, without decoding audio, to a JSON file.
 _CHILD = """
