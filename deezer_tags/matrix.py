@@ -14,6 +14,10 @@ from deezer_tags import TAGS
 from deezer_tags.errors import MalformedSourceError
 
 ID_COLUMN = "song_id"
+# What to do about a matrix that does not parse. With the pinned checksum a broken download
+# never gets here, so the file was chosen on purpose (checksums= or verification_mode).
+_REDOWNLOAD = "download the published Context_tags_dataset.csv again with download_mode='force_redownload'"
+MATRIX_FIX = f"correct that line of the file zenodo_url points at, or {_REDOWNLOAD}"
 
 
 @dataclass(frozen=True)
@@ -37,47 +41,56 @@ def parse_tag_matrix(text: str, source: str = "tag matrix") -> TagMatrix:
         raise MalformedSourceError(f"{source} is empty; download it again or point zenodo_url at the right file")
     header = [h.strip() for h in header]
     if header[0] != ID_COLUMN:
-        raise MalformedSourceError(
-            f"{source} line 1: the first column is {header[0]!r}, expected {ID_COLUMN!r}; "
-            "this is not the Deezer context tag matrix"
-        )
+        raise _matrix_error(source, 1, f"the first column is {header[0]!r}, expected {ID_COLUMN!r}, "
+                                       "so this is not the Deezer context tag matrix")
     tags = tuple(header[1:])
     missing = [t for t in TAGS if t not in tags]
     extra = [t for t in tags if t not in TAGS]
     if missing or extra or len(set(tags)) != len(tags):
-        raise MalformedSourceError(
-            f"{source} line 1: tag columns differ from the 15 context tags "
+        raise _matrix_error(
+            source, 1,
+            f"tag columns differ from the 15 context tags "
             f"(missing: {', '.join(missing) or 'none'}; unexpected or repeated: "
-            f"{', '.join(extra) or ', '.join(t for t in tags if tags.count(t) > 1) or 'none'}); "
-            "this is not the Deezer context tag matrix"
+            f"{', '.join(extra) or ', '.join(t for t in tags if tags.count(t) > 1) or 'none'}), "
+            "so this is not the Deezer context tag matrix"
         )
     column_of = [1 + tags.index(tag) for tag in TAGS]
     labels: dict[int, tuple[int, ...]] = {}
-    for line_no, row in enumerate(rows, start=2):
+    first_line: dict[int, int] = {}
+    last_line = rows.line_num
+    for row in rows:
+        # The line the record starts on, also when a quoted field spans lines.
+        line_no, last_line = last_line + 1, rows.line_num
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            raise MalformedSourceError(
-                f"{source} line {line_no}: {len(row)} fields, expected {len(header)}; the file is truncated or malformed"
-            )
-        track_id = parse_track_id(row[0], f"{source} line {line_no}")
+            raise _matrix_error(source, line_no, f"{len(row)} fields, expected {len(header)} "
+                                                 "(the file is truncated or malformed)")
+        track_id = parse_track_id(row[0], f"{source} line {line_no}", MATRIX_FIX)
         if track_id in labels:
-            raise MalformedSourceError(f"{source} line {line_no}: track id {track_id} appears twice")
+            raise _matrix_error(source, line_no,
+                                f"track id {track_id} appears twice (first on line {first_line[track_id]})")
         for tag, cell in zip(tags, row[1:]):
             if cell.strip() not in ("0", "1"):
-                raise MalformedSourceError(
-                    f"{source} line {line_no}: tag {tag!r} is {cell.strip()!r}, expected 0 or 1"
-                )
+                raise _matrix_error(source, line_no, f"tag {tag!r} is {cell.strip()!r}, expected 0 or 1")
         labels[track_id] = tuple(int(row[c]) for c in column_of)
+        first_line[track_id] = line_no
     if not labels:
-        raise MalformedSourceError(f"{source} has a header but no tracks; download it again")
+        raise MalformedSourceError(
+            f"{source} has a header but no tracks; point zenodo_url at the right file, or {_REDOWNLOAD}")
     return TagMatrix(labels=labels)
 
 
-def parse_track_id(text: str, where: str) -> int:
+def _matrix_error(source: str, line_no: int, problem: str) -> MalformedSourceError:
+    return MalformedSourceError(f"{source} line {line_no}: {problem}; {MATRIX_FIX}")
+
+
+def parse_track_id(text: str, where: str, fix: str = "") -> int:
+    """A positive integer id; `fix` (what to do about it) ends the message of a bad one."""
     text = text.strip()
-    if not text.isdigit() or int(text) <= 0:
-        raise MalformedSourceError(f"{where}: track id {text!r} is not a positive integer")
+    if not text.isascii() or not text.isdigit() or int(text) <= 0:
+        problem = f"{where}: track id {text!r} is not a positive integer"
+        raise MalformedSourceError(f"{problem}; {fix}" if fix else problem)
     return int(text)
 
 

@@ -25,6 +25,9 @@ from deezer_tags.sessions import ThreadSessions
 
 # Deezer previews are 30 s (30.72 s as encoded); anything far off is not one.
 PREVIEW_SECONDS = (25.0, 35.0)
+# 35 s at 320 kbps is 1.4 MB; twice that leaves room for tags. A bigger body is not a
+# preview (a whole track, a video): stop reading it rather than fetch it once per attempt.
+MAX_PREVIEW_BYTES = 3 * 1024 * 1024
 CHUNK = 64 * 1024
 
 
@@ -107,16 +110,20 @@ class PreviewDownloader:
             if "html" in response.headers.get("Content-Type", "").lower():
                 part.unlink(missing_ok=True)
                 raise _Retry("the CDN answered with an HTML page")
-            mode = "ab" if status == 206 and _resumes_at(response, have) else "wb"
+            resumed = status == 206 and _resumes_at(response, have)
+            _refuse_if_too_large(_announced_size(response, resumed), part)
             received = 0
             try:
-                with open(part, mode) as handle:
+                with open(part, "ab" if resumed else "wb") as handle:
                     for chunk in response.iter_content(CHUNK):
-                        handle.write(chunk)
                         received += len(chunk)
+                        if (have if resumed else 0) + received > MAX_PREVIEW_BYTES:
+                            break  # no Content-Length, or a false one: stop reading all the same
+                        handle.write(chunk)
             except requests.RequestException as error:
                 # Keep what arrived: the next attempt resumes from there.
                 raise _Retry(f"download cut off: {type(error).__name__}") from None
+            _refuse_if_too_large((have if resumed else 0) + received, part)
             return received
 
 
@@ -126,6 +133,24 @@ def partial_path(dest: Path) -> Path:
 
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
+
+
+def _announced_size(response: requests.Response, resumed: bool) -> int | None:
+    """The whole file's size as the headers give it (Content-Range total when resuming)."""
+    if resumed:
+        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        total = match.group(2) if match else "*"
+        return int(total) if total.isdigit() else None
+    length = response.headers.get("Content-Length", "")
+    return int(length) if length.isdigit() else None
+
+
+def _refuse_if_too_large(size: int | None, part: Path) -> None:
+    if size is not None and size > MAX_PREVIEW_BYTES:
+        part.unlink(missing_ok=True)
+        raise PreviewUnavailable(
+            f"the CDN sends {size:,} bytes or more, more than any 30 s preview ({MAX_PREVIEW_BYTES:,}); refused"
+        )
 
 
 def _resumes_at(response: requests.Response, offset: int) -> bool:

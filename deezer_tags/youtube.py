@@ -89,7 +89,8 @@ FFMPEG_TIMEOUT = 180.0   # one section, seconds
 CLIP_SLACK = 1.0         # seconds a clip may be shorter or longer than asked (frame rounding)
 FORMAT = "bestaudio/best"
 
-_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+# Used with fullmatch: "^...$" with match() lets a trailing newline ("?v=<id>%0A") through.
+_VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 _VIDEO_PATHS = ("shorts", "embed", "v", "live")  # youtube.com/<one of these>/<id>
 # What yt-dlp and ffmpeg say when YouTube takes us for a bot or throttles us (its session
 # rate limit reads "Video unavailable. This content isn't available, try again later").
@@ -174,7 +175,7 @@ def video_id_of(url: str) -> str | None:
         candidates.append(segments[0])
     if len(segments) == 2 and segments[0] in _VIDEO_PATHS:
         candidates.append(segments[1])
-    return next((c for c in candidates if _VIDEO_ID.match(c)), None)
+    return next((c for c in candidates if _VIDEO_ID.fullmatch(c)), None)
 
 
 def map_video_id(entry: Mapping[str, Any], endpoints: Endpoints) -> tuple[str | None, str | None]:
@@ -408,7 +409,9 @@ class YouTubeRecoverer:
         """Search results worth resolving, best first, judged on what the search page says."""
         ranked = []
         for rank, entry in enumerate(entries):
-            video_id = entry.get("id") if _VIDEO_ID.match(str(entry.get("id"))) else video_id_of(str(entry.get("url")))
+            video_id = entry.get("id")
+            if not _VIDEO_ID.fullmatch(str(video_id)):
+                video_id = video_id_of(str(entry.get("url")))
             if video_id is not None and video_id in run.seen:
                 continue  # the map's video again: judged already
             candidate = run.add("search", video_id, entry.get("title"), entry.get("duration"))

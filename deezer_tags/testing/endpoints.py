@@ -118,6 +118,8 @@ class Endpoints:
         if not admitted:
             return Reply(200, deezer_api.QUOTA_EXCEEDED, deezer_api.CONTENT_TYPE)
         ident = path[len(TRACK_PREFIX):] if path.startswith(TRACK_PREFIX) else ""
+        if ident.isascii() and ident.isdigit() and int(ident) in self.scenario.api_overrides:
+            return Reply(200, self.scenario.api_overrides[int(ident)], deezer_api.CONTENT_TYPE)
         track = self.scenario.answers(int(ident)) if ident.isascii() and ident.isdigit() else None
         if track is None:
             return Reply(200, deezer_api.NO_DATA, deezer_api.CONTENT_TYPE)
@@ -135,6 +137,8 @@ class Endpoints:
         if refusal:
             return text(403, refusal)
         tid = self.scenario.track_for_preview_key(match[1])
+        if tid in self.scenario.preview_overrides:
+            return Reply(200, self.scenario.preview_overrides[tid], AUDIO, ranged=True)
         if tid is None or self.scenario.tracks[tid].preview != "ok":
             return text(404, "Not Found")  # a dead preview: the API links it, the CDN lost it
         body = self._audio.get(("preview", tid), lambda: preview_mp3(tid))
@@ -142,6 +146,8 @@ class Endpoints:
 
     def _media(self, path: str) -> Reply:
         match = _MEDIA_NAME.match(path[len(MEDIA_PREFIX):])
+        if match and match[1] in self.scenario.media_overrides:
+            return Reply(200, self.scenario.media_overrides[match[1]], AUDIO, ranged=True)
         video = self.scenario.videos.get(match[1]) if match else None
         if video is None:
             return text(404, "Not Found")

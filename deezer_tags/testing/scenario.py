@@ -99,7 +99,7 @@ _NOUNS = (
 )
 _COUNTRIES = ("GB", "US", "FR", "DE", "SE", "NL", "IT", "ES")
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")  # fullmatch: "$" would let a trailing newline in
 
 
 class _Draw:
@@ -143,7 +143,7 @@ def video_id_of(url: str) -> str | None:
     """The 11-character video id of a youtube.com watch or shorts URL."""
     parts = urlsplit(url)
     candidates = parse_qs(parts.query).get("v", []) + parts.path.rsplit("/", 1)[-1:]
-    return next((c for c in candidates if _VIDEO_ID.match(c)), None)
+    return next((c for c in candidates if _VIDEO_ID.fullmatch(c)), None)
 
 
 def _matrix_ids(annotation: bytes) -> list[int]:
@@ -193,6 +193,14 @@ class Scenario:
 
     Replacing ``files[key]`` changes what is served (to test a tampered or malformed
     file), not the tracks and videos, which are derived once, at construction.
+
+    Three overrides serve a chosen body in place of the healthy one, to test bad inputs:
+    ``api_overrides[track_id]`` is the raw body of ``/track/{id}`` (HTTP 200, JSON content
+    type, whatever the bytes are; quota answers and injected faults still come first);
+    ``preview_overrides[track_id]`` and ``media_overrides[video_id]`` are the bytes the CDN
+    and the media host send, as 200 ``audio/mpeg`` with Range support, for a valid signed
+    preview URL of the track (dead or not) and for the video's media file. Watch pages and
+    API bodies still describe the track and video as the scenario has them.
     """
 
     def __init__(
@@ -239,6 +247,10 @@ class Scenario:
         )
         self.videos: dict[str, VideoSpec] = self._videos(youtube_map, wrong_video_fraction)
         self._preview_keys: dict[str, int] | None = None
+        # Bodies served instead of the healthy ones (see the class docstring).
+        self.api_overrides: dict[int, bytes] = {}
+        self.preview_overrides: dict[int, bytes] = {}
+        self.media_overrides: dict[str, bytes] = {}
 
     @classmethod
     def from_shared_data(
@@ -322,7 +334,7 @@ class Scenario:
     def add_video(self, video_id: str, title: str, duration: int, *, track_id: int | None = None,
                   wrong: bool = False) -> VideoSpec:
         """Add (or replace) a video, e.g. a search result the id map does not name."""
-        if not _VIDEO_ID.match(video_id):
+        if not _VIDEO_ID.fullmatch(video_id):
             raise ValueError(f"a video id is 11 characters of [A-Za-z0-9_-], not {video_id!r}")
         self.videos[video_id] = VideoSpec(video_id, track_id, title, duration, wrong)
         return self.videos[video_id]
