@@ -1,0 +1,67 @@
+"""Loading as users do: num_proc, a model's sampling rate, streaming."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import datasets
+import numpy as np
+import pytest
+
+from deezer_tags.testing import LocalWeb, Scenario
+
+from conftest import FAST_QUOTA, SCRIPT, build
+
+TRACKS = 40
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return Scenario.from_shared_data(no_preview_fraction=0.2, previewless_in_map=True, seed=4)
+
+
+# In a child process: datasets forks its workers, and a fork of a process that also
+# serves the local web from threads can hang.
+_NUM_PROC_CHILD = """
+import json, sys, datasets
+kwargs = dict(cache_dir=sys.argv[2], trust_remote_code=True, max_tracks=int(sys.argv[3]))
+if sys.argv[4] != "1":
+    kwargs["num_proc"] = int(sys.argv[4])
+d = datasets.load_dataset(sys.argv[1], "full", **kwargs)
+print(json.dumps({s: {"files": [f["filename"] for f in ds.cache_files],
+                      "rows": ds.cast_column("audio", datasets.Audio(decode=False))
+                                .select_columns(["track_id", "audio_sha256"]).to_list()}
+                  for s, ds in d.items()}))
+"""
+
+
+def _build_in_child(web: LocalWeb, cache_dir, num_proc: int) -> dict:
+    env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}"}
+    done = subprocess.run([sys.executable, "-c", _NUM_PROC_CHILD, SCRIPT, str(cache_dir), str(TRACKS), str(num_proc)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_num_proc_writes_shards_with_the_same_rows(scenario, tmp_path):
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        one = _build_in_child(web, tmp_path / "one", 1)
+        two = _build_in_child(web, tmp_path / "two", 2)
+    assert one.keys() == two.keys()
+    for split in one:
+        assert sorted(map(str, one[split]["rows"])) == sorted(map(str, two[split]["rows"]))
+    # The train split is large enough to be cut in two: datasets names the shards so.
+    assert any("-00001-of-00002.arrow" in f for f in two["train"]["files"]), two["train"]["files"]
+
+
+def test_a_model_rate_and_mono_by_cast_column(scenario, tmp_path):
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        dataset = build(web, tmp_path, "full", max_tracks=TRACKS)
+    train = dataset["train"].cast_column("audio", datasets.Audio(sampling_rate=16000, mono=True))
+    sample = train[0]["audio"]
+    assert sample["sampling_rate"] == 16000
+    assert sample["array"].ndim == 1 and 25 * 16000 <= len(sample["array"]) <= 31 * 16000
+    assert np.abs(sample["array"]).max() > 0.01, "silence: the clip did not decode"
