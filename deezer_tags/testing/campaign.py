@@ -62,13 +62,16 @@ def child_env(web: LocalWeb) -> dict[str, str]:
 
 
 def start_build(web: LocalWeb, cache_dir: Path, tracks: int, rows_out: Path, config: str = "full") -> subprocess.Popen:
+    """The build in a child process. Its progress bars go to a file beside ``rows_out``: a
+    pipe nobody reads while waiting for a kill moment fills up and blocks the build."""
     import deezer_contextual_tags
 
-    return subprocess.Popen(
-        [sys.executable, "-c", _CHILD, deezer_contextual_tags.__file__, config, str(cache_dir), str(tracks),
-         str(rows_out)],
-        env=child_env(web), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    with open(_log_of(rows_out), "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", _CHILD, deezer_contextual_tags.__file__, config, str(cache_dir), str(tracks),
+             str(rows_out)],
+            env=child_env(web), stdout=subprocess.DEVNULL, stderr=log,
+        )
 
 
 def build(web: LocalWeb, cache_dir: Path, tracks: int, config: str = "full") -> dict[int, dict]:
@@ -76,10 +79,18 @@ def build(web: LocalWeb, cache_dir: Path, tracks: int, config: str = "full") -> 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
         child = start_build(web, cache_dir, tracks, out, config)
-        _, err = child.communicate()
-        if child.returncode != 0:
-            raise RuntimeError(f"the build failed ({child.returncode}): {err.decode(errors='replace')[-2000:]}")
+        _check_finished(child.wait(), out)
         return {int(k): v for k, v in json.loads(out.read_text()).items()}
+
+
+def _log_of(rows_out: Path) -> Path:
+    return rows_out.with_suffix(".log")
+
+
+def _check_finished(returncode: int, rows_out: Path) -> None:
+    if returncode != 0:
+        tail = _log_of(rows_out).read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"the build failed ({returncode}): {tail}")
 
 
 def finished_clips(cache_dir: Path) -> int:
@@ -267,9 +278,9 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
                 time.sleep(rng.uniform(0.0, 1.0))
                 at = finished_clips(cache_dir)
                 child.send_signal(signal.SIGKILL)
-            _, err = child.communicate(timeout=None if target is not None else timeout)
-            if target is None and child.returncode != 0:
-                raise RuntimeError(f"the last run failed: {err.decode(errors='replace')[-2000:]}")
+            returncode = child.wait(timeout=None if target is not None else timeout)
+            if target is None:
+                _check_finished(returncode, out)
             this_run = web.requests[start:]
             if previous:
                 redone = [r for r in this_run if r.method == "GET" and _resource(r) in finished]
