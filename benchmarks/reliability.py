@@ -50,11 +50,14 @@ def main() -> None:
                         help="a fault-free build's manifest of the same scenario (rebuild.py --save-manifest)")
     parser.add_argument("--reference-figures", type=Path,
                         help="that build's rebuild.py JSON, for its request counts")
+    parser.add_argument("--youtube-workers", type=int, default=6,
+                        help="with time scaled 10x, YouTube jobs wait on the stand-in's latency: more of them in flight")
     parser.add_argument("--skip", choices=("faults", "kills"), action="append", default=[])
     args = parser.parse_args()
     scenario = rebuild_scenario()
     web_kwargs = dict(quota=args.quota, window=args.window, latency=LATENCY)
-    figures: dict = {"tracks": args.tracks, "quota": f"{args.quota} calls / {args.window} s",
+    kwargs = {"youtube_workers": args.youtube_workers}
+    figures: dict = {"tracks": args.tracks, "build_kwargs": kwargs, "quota": f"{args.quota} calls / {args.window} s",
                      "fault_rates": FAULTS, "seed": args.seed}
     root = Path(tempfile.mkdtemp(prefix="bench-reliability-"))
     try:
@@ -65,7 +68,7 @@ def main() -> None:
             say("reference build, no faults")
             with LocalWeb(scenario, **web_kwargs) as web:
                 started = time.monotonic()
-                build(web, root / "reference", args.tracks)
+                build(web, root / "reference", args.tracks, kwargs=kwargs)
                 reference = Reference.of_build(root / "reference" / "deezer_tags" / "manifest.sqlite",
                                                requests_per_service(web.requests), time.monotonic() - started)
             shutil.rmtree(root / "reference")
@@ -74,7 +77,7 @@ def main() -> None:
             say("fault campaign: one build under every fault")
             with LocalWeb(scenario, faults=Faults(**FAULTS, seed=args.seed), **web_kwargs) as web:
                 started = time.monotonic()
-                rows = build(web, root / "faults", args.tracks)
+                rows = build(web, root / "faults", args.tracks, kwargs=kwargs)
                 wall = time.monotonic() - started
                 requests = requests_per_service(web.requests)
                 faults_fired = sum(1 for r in web.requests if r.fault)
@@ -92,7 +95,7 @@ def main() -> None:
             with LocalWeb(scenario, faults=Faults(**FAULTS, seed=args.seed + 1), **web_kwargs) as web:
                 started = time.monotonic()
                 rows, kills = kill_campaign(web, root / "kills", args.tracks, kills=args.kills, seed=args.seed,
-                                            expected_clips=reference.expected_clips(args.tracks))
+                                            expected_clips=reference.expected_clips(args.tracks), kwargs=kwargs)
                 wall = time.monotonic() - started
             say("auditing")
             result = audit(root / "kills", rows, reference.sha256(), decode_sample=args.decode_sample or None, seed=args.seed)

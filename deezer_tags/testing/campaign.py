@@ -40,8 +40,8 @@ CAMPAIGN_FAULTS = dict(reset=0.02, server_error=0.02, truncated=0.01, html_as_au
 # what the dataset says of each track, without decoding audio, to a JSON file.
 _CHILD = """
 import json, sys, datasets
-name, cache_dir, tracks, out = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-d = datasets.load_dataset(sys.argv[1], name, cache_dir=cache_dir, trust_remote_code=True, max_tracks=tracks)
+name, cache_dir, tracks, out, kwargs = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], json.loads(sys.argv[6])
+d = datasets.load_dataset(sys.argv[1], name, cache_dir=cache_dir, trust_remote_code=True, max_tracks=tracks, **kwargs)
 rows = {}
 for split, ds in d.items():
     ds = ds.cast_column("audio", datasets.Audio(decode=False)) if "audio" in ds.column_names else ds
@@ -61,24 +61,26 @@ def child_env(web: LocalWeb) -> dict[str, str]:
     return {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}"}
 
 
-def start_build(web: LocalWeb, cache_dir: Path, tracks: int, rows_out: Path, config: str = "full") -> subprocess.Popen:
-    """The build in a child process. Its progress bars go to a file beside ``rows_out``: a
-    pipe nobody reads while waiting for a kill moment fills up and blocks the build."""
+def start_build(web: LocalWeb, cache_dir: Path, tracks: int, rows_out: Path, config: str = "full",
+                kwargs: dict | None = None) -> subprocess.Popen:
+    """The build in a child process (``kwargs``: more config kwargs, as JSON). Its progress
+    bars go to a file beside ``rows_out``: a pipe nobody reads while waiting for a kill
+    moment fills up and blocks the build."""
     import deezer_contextual_tags
 
     with open(_log_of(rows_out), "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-c", _CHILD, deezer_contextual_tags.__file__, config, str(cache_dir), str(tracks),
-             str(rows_out)],
+             str(rows_out), json.dumps(kwargs or {})],
             env=child_env(web), stdout=subprocess.DEVNULL, stderr=log,
         )
 
 
-def build(web: LocalWeb, cache_dir: Path, tracks: int, config: str = "full") -> dict[int, dict]:
+def build(web: LocalWeb, cache_dir: Path, tracks: int, config: str = "full", kwargs: dict | None = None) -> dict[int, dict]:
     """Build to the end in a child process; the dataset's rows by track id."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
-        child = start_build(web, cache_dir, tracks, out, config)
+        child = start_build(web, cache_dir, tracks, out, config, kwargs)
         _check_finished(child.wait(), out)
         return {int(k): v for k, v in json.loads(out.read_text()).items()}
 
@@ -252,7 +254,7 @@ class KillRecord:
 
 
 def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, seed: int, expected_clips: int,
-                  timeout: float = 7200.0) -> tuple[dict[int, dict], list[KillRecord]]:
+                  timeout: float = 7200.0, kwargs: dict | None = None) -> tuple[dict[int, dict], list[KillRecord]]:
     """Build, SIGKILL the build at ``kills`` moments (seeded: when the manifest holds a random
     fraction of ``expected_clips``, plus a random delay of up to 1 s), resume each time,
     and let the last run finish. Returns the final rows and one record per kill."""
@@ -265,7 +267,7 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
         out = Path(tmp) / "rows.json"
         for run in range(kills + 1):
             start = len(web.requests)
-            child = start_build(web, cache_dir, tracks, out)
+            child = start_build(web, cache_dir, tracks, out, kwargs=kwargs)
             deadline = time.monotonic() + timeout
             target = targets[run] if run < kills else None
             while target is not None and finished_clips(cache_dir) < target:
