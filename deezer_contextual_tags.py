@@ -22,6 +22,7 @@ from deezer_tags.build import parse_sources
 from deezer_tags.build import select_tracks
 from deezer_tags.build import source_urls
 from deezer_tags.build import verify_sources
+from deezer_tags.deezer import RetryPolicy
 from deezer_tags.importer import import_existing
 from deezer_tags.manifest import MANIFEST_NAME
 from deezer_tags.manifest import Manifest
@@ -112,6 +113,11 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     workers: int = 16
     preview_workers: int = 8
     youtube_workers: int = 2
+    # Seconds before the build stops when the Deezer quota stays spent (default 600) or the
+    # API cannot be connected to (default 30); also DEEZER_TAGS_QUOTA_PATIENCE and
+    # DEEZER_TAGS_UNREACHABLE_AFTER. A stopped build resumes where it stopped.
+    quota_patience: Optional[float] = None
+    unreachable_after: Optional[float] = None
     # Where the manifest lives; default: deezer_tags/ under the datasets cache dir.
     work_dir: Optional[str] = None
     # What the config fetches (set by the named configs below).
@@ -172,7 +178,17 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         wanted = ("annotation", "train", "validation", "test", "folds")  # folds: artist ids
         wanted += ("youtube_map",) if config.youtube else ()
         urls = source_urls(endpoints, wanted)
-        paths = dl_manager.download(urls)
+        build = Build(
+            work_dir=_work_dir(config.work_dir, self._cache_dir_root),
+            endpoints=endpoints,
+            quota=resolve_quota(config.quota_calls, config.quota_window),
+            workers=config.workers,
+            preview_workers=config.preview_workers,
+            youtube_workers=config.youtube_workers,
+            retry=RetryPolicy.resolve(config.quota_patience, config.unreachable_after),
+            storage_root=pathlib.Path(self._cache_dir_root),
+        )
+        paths = build.download_sources(dl_manager.download, urls)
         if self._verification_mode != datasets.VerificationMode.NO_CHECKS:
             verify_sources(paths, urls, config.checksums)
         sources = parse_sources(paths)
@@ -184,14 +200,6 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
             # and other splits have other sizes: the card's sizes are the full metadata's.
             self.info.splits = None
 
-        build = Build(
-            work_dir=_work_dir(config.work_dir, self._cache_dir_root),
-            endpoints=endpoints,
-            quota=resolve_quota(config.quota_calls, config.quota_window),
-            workers=config.workers,
-            preview_workers=config.preview_workers,
-            youtube_workers=config.youtube_workers,
-        )
         youtube = None
         if config.youtube:
             youtube = YouTubeRecoverer(

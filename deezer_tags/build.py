@@ -8,21 +8,28 @@ engine's: checksums, parsing, track selection, the Deezer calls, the manifest.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
 import logging
 import os
+import socket
+import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
-from deezer_tags.deezer import DeezerClient
-from deezer_tags.errors import BadTrackSelectionError, BuildLockedError, ChecksumMismatchError
+from deezer_tags.deezer import DeezerClient, RetryPolicy
+from deezer_tags.errors import (
+    BadTrackSelectionError, BuildLockedError, BuildStoppedError, ChecksumMismatchError, NetworkUnreachableError,
+    cause_chain, storage_error,
+)
 from deezer_tags.manifest import (
     FAILED, MANIFEST_NAME, NO_DATA, OK, PREVIEW, YOUTUBE, Manifest, TrackRow, metadata_counts,
 )
@@ -76,7 +83,8 @@ def verify_sources(paths: Mapping[str, str], urls: Mapping[str, str],
         if actual != expected:
             raise ChecksumMismatchError(
                 f"{SOURCE_TITLES[key]} from {urls[key]} has sha256 {actual}, expected {expected}: "
-                "if the server sent a broken file, build again with download_mode='force_redownload'; "
+                "if the server sent a broken file, build again with download_mode='force_redownload' "
+                "(deezer-tags build --force-redownload); "
                 "if you chose other files on purpose, pass verification_mode='no_checks' to load_dataset "
                 f"(or checksums={{'{key}': '<sha256>'}} in the config)"
             )
@@ -180,6 +188,10 @@ class Build:
     preview_workers: int = 8
     youtube_workers: int = 2    # each runs yt-dlp and an ffmpeg: CPU-bound on 2 cores
     progress: bool = True
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # The dir a user chose for the build (the datasets cache dir), named when its disk
+    # is full or read-only; default: the work dir's parent.
+    storage_root: Path | None = None
 
     @property
     def manifest_path(self) -> Path:
@@ -188,39 +200,87 @@ class Build:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """One build per work dir at a time; a second one is refused, not interleaved."""
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.work_dir / "build.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise BuildLockedError(
-                f"another build is using {self.work_dir}; wait for it to finish, "
-                "or give this one another cache_dir"
-            ) from None
+        with self.disk_errors():
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self.work_dir / "build.lock"))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                raise BuildLockedError(
+                    f"another build is using {self.work_dir}: wait for it to finish, then run the same "
+                    "command again (or build into another cache dir)"
+                ) from None
         try:
             yield
         finally:
             lock.release()
 
+    @contextmanager
+    def disk_errors(self) -> Iterator[None]:
+        """A full or read-only disk under the build becomes its one-sentence UserError."""
+        try:
+            yield
+        except OSError as error:
+            explained = storage_error(error, self.storage_root or self.work_dir.parent)
+            if explained is None:
+                raise
+            raise explained from error
+
+    def download_sources(self, download: Callable[[dict[str, str]], dict[str, str]],
+                         urls: dict[str, str]) -> dict[str, str]:
+        """`download` (the datasets download manager's) on `urls`: local paths by key. A host
+        that cannot be reached stops the build with NetworkUnreachableError; a full or
+        read-only cache disk with its own sentence."""
+        try:
+            with self.disk_errors():
+                return download(urls)
+        except Exception as error:
+            host = unreachable_host(error, urls.values())
+            if host is None:
+                raise
+            raise NetworkUnreachableError.of(host).with_kept(self.tracks_fetched()) from error
+
     def acquire(self, track_ids: Sequence[int], *, audio: bool = False,
                 youtube: YouTubeRecoverer | None = None) -> RunCounts:
         """Fetch what the manifest lacks for `track_ids` (metadata, and audio when asked
-        for, with YouTube as the fallback when given); returns this run's counts."""
-        client = DeezerClient(self.endpoints.api_url, self.quota, pool_size=self.workers)
+        for, with YouTube as the fallback when given); returns this run's counts.
+        Raises BuildStoppedError (no network, quota spent for long) or a disk's UserError;
+        every outcome that arrived before is in the manifest."""
+        client = DeezerClient(self.endpoints.api_url, self.quota, pool_size=self.workers, retry=self.retry)
         options = PipelineOptions(api_workers=self.workers, preview_workers=self.preview_workers,
                                   youtube_workers=self.youtube_workers, audio=audio,
                                   youtube=youtube is not None)
         started = time.monotonic()
-        with Manifest(self.manifest_path) as manifest:
-            pipeline = Pipeline(
-                manifest, client, self.work_dir, preview_allowed=self.endpoints.is_preview_url,
-                previews=PreviewDownloader(self.endpoints.is_preview_url, pool_size=self.preview_workers),
-                youtube=youtube, options=options, progress=self.progress,
-            )
-            counts = pipeline.run(track_ids)
-            self._write_report(manifest, track_ids, counts, client, time.monotonic() - started,
-                               audio=audio, youtube=youtube is not None)
+        try:
+            with self.disk_errors(), Manifest(self.manifest_path) as manifest:
+                pipeline = Pipeline(
+                    manifest, client, self.work_dir, preview_allowed=self.endpoints.is_preview_url,
+                    previews=PreviewDownloader(self.endpoints.is_preview_url, pool_size=self.preview_workers),
+                    youtube=youtube, options=options, progress=self.progress,
+                )
+                try:
+                    counts = pipeline.run(track_ids)
+                except BuildStoppedError as stopped:
+                    raise stopped.with_kept(self.tracks_fetched(manifest, track_ids)) from None
+                self._write_report(manifest, track_ids, counts, client, time.monotonic() - started,
+                                   audio=audio, youtube=youtube is not None)
+        finally:
+            client.close()  # calls still retrying in other threads stop now
         return counts
+
+    def tracks_fetched(self, manifest: Manifest | None = None, track_ids: Sequence[int] | None = None) -> int | None:
+        """Tracks whose Deezer metadata is in the manifest (final: ok or gone); 0 without a
+        manifest, None when it cannot be read (the count is only told, never relied on)."""
+        try:
+            if manifest is None:
+                if not self.manifest_path.exists():
+                    return 0
+                with Manifest(self.manifest_path, readonly=True) as readonly:
+                    return self.tracks_fetched(readonly, track_ids)
+            counts = metadata_counts(manifest.rows(track_ids))
+        except (sqlite3.Error, OSError):
+            return None
+        return counts[OK] + counts[NO_DATA]
 
     def split_assignment(self, scheme: str, sources: Sources, track_ids: Sequence[int],
                          folds_path: str | None = None, split_file: str | None = None) -> dict[int, str]:
@@ -240,7 +300,8 @@ class Build:
             raise BadTrackSelectionError(f"split_scheme={scheme!r}: choose 'paper' or 'artist'")
         rows = [("track_id", "artist_id", "split")]
         rows += [(t, artist_of.get(t) or "", assignment[t]) for t in track_ids]
-        _write_atomically(self.work_dir / SPLITS_NAME, _csv_text(rows))
+        with self.disk_errors():
+            _write_atomically(self.work_dir / SPLITS_NAME, _csv_text(rows))
         return assignment
 
     def with_audio(self, track_ids: Sequence[int], *, youtube: bool) -> list[int]:
@@ -275,6 +336,32 @@ class Build:
         _write_atomically(self.work_dir / FAILED_NAME,
                           _csv_text([("track_id", "stage", "status", "reason"), *missing]))
         log.info("Deezer metadata: %s", ", ".join(f"{k} {v}" for k, v in report["metadata"].items()))
+
+
+# A connection that could not be made (as opposed to a server that answered badly).
+_CONNECT_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT,
+                             errno.ECONNRESET, errno.ENETDOWN, errno.EHOSTDOWN})
+
+
+def unreachable_host(error: BaseException, urls: Iterable[str]) -> str | None:
+    """The host (of `urls`) that `error` failed to connect to, or None if it did not fail
+    that way. `datasets` reports a failed download as FileNotFoundError(url) caused by the
+    HTTP client's connection error (aiohttp's, an OSError with the socket's errno)."""
+    links = list(cause_chain(error))
+    if not any(_is_connect_failure(link) for link in links):
+        return None
+    text = " ".join(str(link) for link in links)
+    for url in urls:
+        if url in text:
+            return urlsplit(url).netloc
+    return next((f"{link.host}:{link.port}" for link in links if hasattr(link, "host") and hasattr(link, "port")),
+                "the source files' host")
+
+
+def _is_connect_failure(error: BaseException) -> bool:
+    if isinstance(error, (ConnectionError, socket.gaierror, TimeoutError)):
+        return True
+    return isinstance(error, OSError) and error.errno in _CONNECT_ERRNOS
 
 
 def _has_audio(row: TrackRow, youtube: bool) -> bool:
@@ -312,8 +399,11 @@ def _csv_text(rows: Sequence[Sequence[object]]) -> str:
 
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a disk that filled up mid-write leaves no half file
 
 
 def metadata_example(track_id: int, labels: Sequence[int], row: TrackRow | None) -> dict:

@@ -8,17 +8,22 @@ Errors a user can act on are printed as one sentence, not a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Sequence
 
 from deezer_tags.build import REPORT_NAME, WORK_DIR_NAME
-from deezer_tags.errors import UserError
+from deezer_tags.errors import UserError, cause_chain, user_error_in
 
 CONFIGS = ("full", "previews", "metadata")
+# The command that builds into a cache dir the user chose: a full or read-only disk there is
+# theirs to fix. (The engine's own disk errors carry their sentence for `demo` too.)
+BUILDING = ("build",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,18 +31,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except UserError as error:
-        print(f"deezer-tags: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("deezer-tags: interrupted; everything fetched so far is kept, run the same command to resume",
               file=sys.stderr)
         return 130
+    except Exception as error:
+        # `datasets` wraps what happens while it writes the dataset (DatasetGenerationError):
+        # the sentence is found along the cause chain, and a disk error becomes one.
+        explained = user_error_in(error, _storage_root(args))
+        if explained is None:
+            raise
+        _close_what_failed(error)
+        print(f"deezer-tags: {explained}", file=sys.stderr)
+        return 2
+
+
+def _close_what_failed(error: BaseException) -> None:
+    """Let go of the frames the error passed through, so that what they held open (a
+    progress bar of `datasets`, which redraws itself when closed) closes now: the sentence
+    is then the last line of the output, not one buried under a bar."""
+    for link in cause_chain(error):
+        traceback.clear_frames(link.__traceback__)
+    gc.collect()
+
+
+def _storage_root(args: argparse.Namespace) -> str | None:
+    """The cache dir a building command writes to; None for the others (their disk
+    errors are not about the cache dir)."""
+    if args.command not in BUILDING:
+        return None
+    if getattr(args, "cache_dir", None):
+        return args.cache_dir
+    import datasets
+
+    return datasets.config.HF_DATASETS_CACHE
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deezer-tags", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     build = commands.add_parser("build", help="build the dataset into the datasets cache (resumable)")
     build.add_argument("--config", choices=CONFIGS, default="full")
@@ -48,7 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--split-scheme", choices=("paper", "artist"), default="paper",
                        help="the paper's split, or the artist-disjoint one (default: paper)")
     build.add_argument("--data-dir", help="an earlier crawl's dataset/ folder (audio/, audio_crawl/) to reuse")
-    build.add_argument("--youtube-cookies", help="a cookies file for YouTube, if it asks to sign in")
+    build.add_argument("--youtube-cookies", metavar="FILE",
+                       help="a cookies file for YouTube, if it asks to sign in")
+    build.add_argument("--force-redownload", action="store_true",
+                       help="download the source files again (if a server sent a broken one)")
     build.set_defaults(run=_run_build)
 
     demo = commands.add_parser("demo", help="the whole pipeline offline, against the local web")
@@ -98,7 +133,8 @@ def _run_build(args: argparse.Namespace) -> int:
         kwargs["youtube_cookies"] = str(Path(args.youtube_cookies).resolve())
     # Regenerate the Arrow cache from the manifest each time, so that a second run
     # retries the tracks that failed and picks up what a killed run left.
-    dataset = load(args.config, args.cache_dir, download_mode="reuse_cache_if_exists", **kwargs)
+    mode = "force_redownload" if args.force_redownload else "reuse_cache_if_exists"
+    dataset = load(args.config, args.cache_dir, download_mode=mode, **kwargs)
     print(summary(dataset, args.cache_dir))
     return 0
 
@@ -211,11 +247,19 @@ def summary(dataset, cache_dir: str | None) -> str:
                          + "; without audio: "
                          + (", ".join(f"{k} {v:,}" for k, v in audio["without_audio"].items()) or "none"))
             if report["this_run"].get("youtube_blocked"):
-                lines.append("YouTube: " + report["this_run"]["youtube_blocked"])
+                lines.append(_youtube_blocked_line(audio["without_audio"]))
         lines.append(f"Report: {report_path}")
         lines.append(f"Tracks left out, and why: {report_path.with_name('failed_tracks.csv')}")
     lines.append(f"Cache: {os.path.abspath(root)}")
     return "\n".join(lines)
+
+
+def _youtube_blocked_line(without_audio: dict[str, int]) -> str:
+    """What to do when YouTube took the build for a bot, in the CLI's own terms."""
+    waiting = without_audio.get("youtube_pending", 0)
+    return (f"YouTube: it refused this machine's requests (bot check), so {waiting:,} tracks without a "
+            "preview have no clip yet; pass --youtube-cookies FILE (cookies exported from a browser "
+            "signed in to YouTube), or run the same command again later")
 
 
 if __name__ == "__main__":

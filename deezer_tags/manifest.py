@@ -9,9 +9,13 @@ read at any time thanks to WAL.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -102,17 +106,30 @@ class Manifest:
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a killed process; only power loss can
-            # cost the last transactions, and those are simply fetched again.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            with self._db:
-                self._db.executescript(_SCHEMA)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+            with self._writing():
+                self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode survives a killed process; only power loss can
+                # cost the last transactions, and those are simply fetched again.
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                with self._db:
+                    self._db.executescript(_SCHEMA)
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
         self._db.execute("PRAGMA busy_timeout=30000")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write the disk refused (full, read-only, not ours) raises the OSError it is,
+        so that callers tell it apart from a bug; SQLite has rolled the transaction back."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            cause = _disk_error_of(error, self.path)
+            if cause is None:
+                raise
+            raise cause from error
 
     def close(self) -> None:
         self._db.close()
@@ -125,7 +142,7 @@ class Manifest:
 
     def add_tracks(self, track_ids: Iterable[int]) -> None:
         now = time.time()
-        with self._db:
+        with self._writing(), self._db:
             self._db.executemany(
                 "INSERT OR IGNORE INTO tracks (track_id, created_at, updated_at) VALUES (?, ?, ?)",
                 ((int(t), now, now) for t in track_ids),
@@ -149,7 +166,7 @@ class Manifest:
             (o.status, json.dumps(o.metadata) if o.metadata is not None else None, o.error, now, o.track_id)
             for o in outcomes
         ]
-        with self._db:
+        with self._writing(), self._db:
             self._db.executemany(
                 "UPDATE tracks SET meta_status = ?, metadata = COALESCE(?, metadata), last_error = ?, "
                 "attempts = attempts + 1, updated_at = ? WHERE track_id = ?",
@@ -160,7 +177,7 @@ class Manifest:
         """Write a batch of audio outcomes in one transaction. Only an OK outcome sets
         the stored clip; a preview always wins over a YouTube clip."""
         now = time.time()
-        with self._db:
+        with self._writing(), self._db:
             for o in outcomes:
                 evidence = json.dumps(o.evidence) if o.evidence is not None else None
                 if o.source == PREVIEW:
@@ -204,6 +221,23 @@ class Manifest:
                 if track_id in found:
                     yield _row(found[track_id])
 
+
+
+def _disk_error_of(error: sqlite3.OperationalError, path: Path) -> OSError | None:
+    """The OSError behind a failed SQLite write, when the disk is to blame. SQLite says
+    SQLITE_FULL for a full disk; for the rest (read-only, cannot open, I/O error) a test
+    write beside the database tells what the disk says."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code
+    if code == sqlite3.SQLITE_FULL:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+        try:
+            with tempfile.TemporaryFile(dir=path.parent) as probe:
+                probe.write(b"\0")
+                probe.flush()
+        except OSError as disk_says:
+            return OSError(disk_says.errno, disk_says.strerror, str(path))
+    return None
 
 
 def metadata_counts(rows: Iterable[TrackRow]) -> dict[str, int]:

@@ -15,7 +15,9 @@ A track's way through:
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import queue
 import time
 from collections import deque
@@ -28,6 +30,7 @@ from urllib.parse import urlsplit
 from tqdm.auto import tqdm
 
 from deezer_tags.deezer import DeezerClient, TrackFetchFailed, TrackNotFound, keep_fields
+from deezer_tags.errors import DISK_FULL_ERRNOS, NOT_WRITABLE_ERRNOS
 from deezer_tags.manifest import (
     FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, RETRIED_STATES, YOUTUBE, AudioOutcome, Manifest, MetadataOutcome,
 )
@@ -129,9 +132,11 @@ class Pipeline:
             # Ctrl-C, quota exhausted, a bug: keep every outcome that arrived.
             for pool in pools.values():
                 pool.shutdown(wait=False, cancel_futures=True)
-            self._commit()
-            for bar in self._bars.values():
-                bar.close()
+            try:
+                self._commit()
+            finally:  # a full disk can refuse this last commit too: the bars end before any message
+                for bar in self._bars.values():
+                    bar.close()
         return self.counts
 
     def _room_for_previews(self) -> bool:
@@ -212,6 +217,7 @@ class Pipeline:
             self._maybe_youtube(track_id)
 
     def _after_preview(self, track_id: int, result: object, refreshed: bool) -> None:
+        _stop_if_disk_trouble(result)
         if isinstance(result, PreviewExpired) and not refreshed:
             self._bars["meta"].total += 1
             self._submit("meta", track_id, True)  # one fresh signed URL, then try again
@@ -240,6 +246,8 @@ class Pipeline:
                 self.counts.youtube_blocked = str(result)
                 log.warning("%s", result)
             return  # left pending: the next build tries again
+        _stop_if_disk_trouble(result)
+        _stop_if_disk_trouble(_ffmpeg_disk_error(result, self._audio_path(track_id, YOUTUBE)))
         if isinstance(result, Exception):
             outcome = AudioOutcome(track_id, YOUTUBE, FAILED, error=f"{type(result).__name__}: {result}")
         else:
@@ -338,6 +346,29 @@ def remove_orphans(audio_dir: Path) -> None:
     for pattern in (".*.youtube.mp3.*", ".*.import"):
         for orphan in audio_dir.glob(pattern):
             orphan.unlink(missing_ok=True)
+
+
+def _stop_if_disk_trouble(result: object) -> None:
+    """A worker could not write because of the disk (full, read-only): every next track
+    would fail the same way, so the build stops; the track stays as it was (a preview's
+    `.part` is kept for the resume) instead of being recorded as failed."""
+    if isinstance(result, OSError) and result.errno in DISK_FULL_ERRNOS | NOT_WRITABLE_ERRNOS:
+        raise result
+
+
+# ffmpeg (the YouTube section cutter, a subprocess) reports its write errors as text only.
+_FFMPEG_DISK_ERRORS = {os.strerror(errno.ENOSPC): errno.ENOSPC, os.strerror(errno.EFBIG): errno.EFBIG,
+                       os.strerror(errno.EDQUOT): errno.EDQUOT}
+
+
+def _ffmpeg_disk_error(result: object, dest: Path) -> OSError | None:
+    """The disk error behind a failed YouTube outcome whose ffmpeg said the disk was full."""
+    if getattr(result, "status", None) != FAILED:
+        return None
+    for text, code in _FFMPEG_DISK_ERRORS.items():
+        if text in (getattr(result, "error", None) or ""):
+            return OSError(code, text, str(dest.parent))
+    return None
 
 
 def _host_of(url: str) -> str | None:
