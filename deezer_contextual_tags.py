@@ -18,6 +18,7 @@ from deezer_tags.build import WORK_DIR_NAME
 from deezer_tags.build import Build
 from deezer_tags.build import audio_example
 from deezer_tags.build import metadata_example
+from deezer_tags.build import read_source_text
 from deezer_tags.build import parse_sources
 from deezer_tags.build import select_tracks
 from deezer_tags.build import source_urls
@@ -174,6 +175,15 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         config = self.config
+        if getattr(dl_manager, "is_streaming", False):
+            # streaming=True: the sources must be on disk all the same (checksums, parsing)
+            # and the audio fetched under the quota now (signed URLs expire), so the build
+            # runs as usual; only the Arrow cache is skipped.
+            dl_manager = datasets.DownloadManager(
+                dataset_name=self.dataset_name,
+                download_config=datasets.DownloadConfig(
+                    cache_dir=os.path.join(self._cache_dir_root, "downloads"), token=self.token),
+            )
         endpoints = resolve_endpoints({name: getattr(config, name) for name in ENDPOINT_FIELDS})
         wanted = ("annotation", "train", "validation", "test", "folds")  # folds: artist ids
         wanted += ("youtube_map",) if config.youtube else ()
@@ -189,11 +199,12 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
             storage_root=pathlib.Path(self._cache_dir_root),
         )
         paths = build.download_sources(dl_manager.download, urls)
-        if self._verification_mode != datasets.VerificationMode.NO_CHECKS:
+        checks = getattr(self, "_verification_mode", None) != datasets.VerificationMode.NO_CHECKS  # unset: streaming
+        if checks:
             verify_sources(paths, urls, config.checksums)
         sources = parse_sources(paths)
         selected = select_tracks(sources.matrix, config.track_ids, config.max_tracks)
-        published = self._verification_mode != datasets.VerificationMode.NO_CHECKS and not config.checksums
+        published = checks and not config.checksums
         paper = config.split_scheme == "paper" and not config.split_file
         if config.audio or len(selected) != len(sources.matrix.labels) or not published or not paper:
             # Audio configs leave out tracks without audio; trial builds, other source files
@@ -203,7 +214,7 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         youtube = None
         if config.youtube:
             youtube = YouTubeRecoverer(
-                endpoints, parse_youtube_map(_read_text(paths["youtube_map"])),
+                endpoints, parse_youtube_map(read_source_text(paths["youtube_map"])),
                 cookies=config.youtube_cookies, section_start=config.section_start,
             )
         try:
@@ -242,11 +253,6 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
             example = audio_example(track_id, labels, row, pathlib.Path(work_dir), youtube=self.config.youtube)
             if example is not None:
                 yield track_id, example
-
-
-def _read_text(path):
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
 
 
 def _work_dir(configured, cache_dir_root):

@@ -27,7 +27,8 @@ from filelock import FileLock, Timeout
 
 from deezer_tags.deezer import DeezerClient, RetryPolicy
 from deezer_tags.errors import (
-    BadTrackSelectionError, BuildLockedError, BuildStoppedError, ChecksumMismatchError, NetworkUnreachableError,
+    BadTrackSelectionError, BuildLockedError, BuildStoppedError, ChecksumMismatchError, MalformedSourceError,
+    NetworkUnreachableError,
     cause_chain, storage_error,
 )
 from deezer_tags.manifest import (
@@ -106,8 +107,19 @@ def parse_sources(paths: Mapping[str, str]) -> Sources:
 
 
 def _read(path: str) -> str:
-    with open(path, encoding="utf-8-sig") as handle:
-        return handle.read()
+    return read_source_text(path)
+
+
+def read_source_text(path: str | os.PathLike) -> str:
+    """A downloaded source file as text (UTF-8, with or without a byte-order mark)."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except UnicodeDecodeError as error:
+        raise MalformedSourceError(
+            f"the source file {os.fspath(path)} is not UTF-8 text (byte {error.start} is {error.object[error.start]:#04x}); "
+            "download it again with download_mode='force_redownload', or, if you chose it on purpose, save it as UTF-8"
+        ) from None
 
 
 def select_tracks(matrix: TagMatrix, track_ids: Sequence[int] | str | os.PathLike | None = None,

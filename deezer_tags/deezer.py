@@ -102,8 +102,9 @@ def _seconds(value: object, setting: str) -> float:
 
 def keep_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The fields a user of the dataset wants, flattened; absent ones are None."""
-    artist = body.get("artist") or {}
-    album = body.get("album") or {}
+    artist = _object(body.get("artist"))
+    album = _object(body.get("album"))
+    preview = body.get("preview")
     return {
         "title": body.get("title"),
         "title_short": body.get("title_short"),
@@ -117,8 +118,13 @@ def keep_fields(body: dict[str, Any]) -> dict[str, Any]:
         "bpm": body.get("bpm"),
         "gain": body.get("gain"),
         "readable": body.get("readable"),
-        "preview": body.get("preview") or None,
+        "preview": preview if isinstance(preview, str) and preview else None,
     }
+
+
+def _object(value: object) -> dict[str, Any]:
+    """A nested object of the body, or {} when Deezer (or a proxy) sent something else."""
+    return value if isinstance(value, dict) else {}
 
 
 class DeezerClient:

@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
-from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
@@ -263,9 +262,14 @@ class Pipeline:
         self.counts.youtube[outcome.status] += 1
         self._audio_batch.append(outcome)
 
-    @staticmethod
-    def _no_preview(track_id: int, meta_status: str) -> AudioOutcome:
-        reason = "Deezer has no data for the track" if meta_status == NO_DATA else "Deezer lists no preview"
+    def _no_preview(self, track_id: int, meta_status: str) -> AudioOutcome:
+        refused = (self._metadata.get(track_id) or {}).get("preview_refused")
+        if meta_status == NO_DATA:
+            reason = "Deezer has no data for the track"
+        elif refused:
+            reason = f"the preview URL {refused} is not on the configured CDN hosts; refused"
+        else:
+            reason = "Deezer lists no preview"
         return AudioOutcome(track_id, PREVIEW, NONE, error=reason)
 
     # -- workers -----------------------------------------------------------------------
@@ -295,7 +299,7 @@ class Pipeline:
         preview = fields["preview"]
         if preview and not self.preview_allowed(preview):
             fields["preview"] = None  # never follow a preview link off the configured CDN hosts
-            fields["preview_refused_host"] = _host_of(preview)
+            fields["preview_refused"] = _shortened(preview)
         return track_id, MetadataOutcome(track_id, OK, metadata=fields), refreshing
 
     def _download(self, track_id: int, url: str, refreshed: bool) -> tuple:
@@ -371,8 +375,7 @@ def _ffmpeg_disk_error(result: object, dest: Path) -> OSError | None:
     return None
 
 
-def _host_of(url: str) -> str | None:
-    try:
-        return urlsplit(url).hostname
-    except ValueError:
-        return None
+def _shortened(url: str, limit: int = 120) -> str:
+    """A refused URL as recorded: enough to see where it pointed, without its signature."""
+    url = url.split("?", 1)[0]
+    return url if len(url) <= limit else url[: limit - 1] + "…"

@@ -39,6 +39,11 @@ class PreviewUnavailable(Exception):
     """No usable preview behind this URL (gone, refused host, or never valid audio)."""
 
 
+class PreviewFetchFailed(Exception):
+    """Every attempt met a network error, a 5xx or a cut-off body: the preview may well be
+    fine, so the track is recorded failed and the next build tries again."""
+
+
 class _Retry(Exception):
     pass
 
@@ -62,12 +67,12 @@ class PreviewDownloader:
         self._sessions = ThreadSessions(pool_size, pool_connections=4)
 
     def download(self, url: str, dest: Path) -> StoredAudio:
-        """Fetch `url` into `dest`. Raises PreviewExpired or PreviewUnavailable."""
+        """Fetch `url` into `dest`. Raises PreviewExpired, PreviewUnavailable or PreviewFetchFailed."""
         if not self.allowed(url):
             raise PreviewUnavailable("preview URL is not on the configured CDN hosts; refused")
         part = partial_path(dest)
         fetched = 0
-        last_problem = "no attempt made"
+        last_problem, transient = "no attempt made", False
         for attempt in range(self.max_attempts):
             if attempt:
                 time.sleep(self.backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
@@ -76,17 +81,18 @@ class PreviewDownloader:
                 data = part.read_bytes()
                 info = checked_clip(data, min_seconds=PREVIEW_SECONDS[0], max_seconds=PREVIEW_SECONDS[1])
             except _Retry as problem:
-                last_problem = str(problem)
+                last_problem, transient = str(problem), True
                 continue
             except InvalidAudio as problem:
                 # What arrived is not a preview: start again from nothing.
-                last_problem = f"invalid audio: {problem}"
+                last_problem, transient = f"invalid audio: {problem}", False
                 part.unlink(missing_ok=True)
                 continue
             os.replace(part, dest)
             return StoredAudio(dest, hashlib.sha256(data).hexdigest(), round(info.duration, 3), fetched)
         part.unlink(missing_ok=True)  # nothing worth resuming: leave no temp file behind
-        raise PreviewUnavailable(f"{last_problem} (after {self.max_attempts} attempts)")
+        raise (PreviewFetchFailed if transient else PreviewUnavailable)(
+            f"{last_problem} (after {self.max_attempts} attempts)")
 
     def _fetch_to(self, url: str, part: Path) -> int:
         """Append the rest of `url` to `part` (or restart it). Returns the bytes received."""

@@ -114,7 +114,9 @@ def _host_list(value: object) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in items if h.strip())
 
 
-def _host_allowed(url: str, hosts: tuple[str, ...]) -> bool:
+def _host_allowed(url: object, hosts: tuple[str, ...]) -> bool:
+    if not isinstance(url, str):
+        return False
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()

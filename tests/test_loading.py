@@ -65,3 +65,16 @@ def test_a_model_rate_and_mono_by_cast_column(scenario, tmp_path):
     assert sample["sampling_rate"] == 16000
     assert sample["array"].ndim == 1 and 25 * 16000 <= len(sample["array"]) <= 31 * 16000
     assert np.abs(sample["array"]).max() > 0.01, "silence: the clip did not decode"
+
+
+def test_streaming_runs_the_build_then_reads_the_same_examples(scenario, tmp_path):
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
+        streamed = build(web, tmp_path / "streamed", "full", max_tracks=TRACKS, streaming=True)
+        assert isinstance(streamed, datasets.IterableDatasetDict)
+        assert web.count("/deezer/track/") == TRACKS  # the build ran before the first example
+        first = next(iter(streamed["train"]))
+        assert first["audio"]["array"].shape[0] == 2 and first["audio"]["sampling_rate"] == 44100
+        arrow = build(web, tmp_path / "arrow", "full", max_tracks=TRACKS)
+    for split in arrow:
+        assert [r["track_id"] for r in streamed[split]] == arrow[split]["track_id"]
+        assert [r["audio_sha256"] for r in streamed[split].remove_columns("audio")] == arrow[split]["audio_sha256"]
