@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--data-dir", help="an earlier crawl's dataset/ folder (audio/, audio_crawl/) to reuse")
     build.add_argument("--youtube-cookies", metavar="FILE",
                        help="a cookies file for YouTube, if it asks to sign in")
+    build.add_argument("--work-dir", help="the manifest's folder, if the build was given one (work_dir=)")
     build.add_argument("--force-redownload", action="store_true",
                        help="download the source files again (if a server sent a broken one)")
     build.set_defaults(run=_run_build)
@@ -92,13 +93,15 @@ def _parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="what the manifest says now (also while a build runs)")
     status.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
+    status.add_argument("--work-dir", help="the manifest's folder, if the build was given one (work_dir=)")
     status.add_argument("--json", action="store_true", help="print the counts as JSON")
     status.set_defaults(run=_run_status)
 
     report = commands.add_parser("report", help="report.md and plots: coverage, reasons, tags per split, "
                                                 "YouTube match scores")
     report.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
-    report.add_argument("--out", help="output dir (default: <cache dir>/deezer_tags/report)")
+    report.add_argument("--work-dir", help="the manifest's folder, if the build was given one (work_dir=)")
+    report.add_argument("--out", help="output dir (default: <work dir>/report)")
     report.add_argument("--matrix", help="the tag matrix CSV the build used (default: found in the "
                                          "datasets download cache of the cache dir)")
     report.set_defaults(run=_run_report)
@@ -131,11 +134,13 @@ def _run_build(args: argparse.Namespace) -> int:
         kwargs["data_dir"] = str(Path(args.data_dir).resolve())
     if args.youtube_cookies:
         kwargs["youtube_cookies"] = str(Path(args.youtube_cookies).resolve())
+    if args.work_dir:
+        kwargs["work_dir"] = str(Path(args.work_dir).expanduser().resolve())
     # Regenerate the Arrow cache from the manifest each time, so that a second run
     # retries the tracks that failed and picks up what a killed run left.
     mode = "force_redownload" if args.force_redownload else "reuse_cache_if_exists"
     dataset = load(args.config, args.cache_dir, download_mode=mode, **kwargs)
-    print(summary(dataset, args.cache_dir))
+    print(summary(dataset, args.cache_dir, kwargs.get("work_dir")))
     return 0
 
 
@@ -154,7 +159,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_status(args: argparse.Namespace) -> int:
     from deezer_tags.status import format_counts, manifest_path_of, read_counts
 
-    manifest = manifest_path_of(args.cache_dir)
+    manifest = manifest_path_of(args.cache_dir, args.work_dir)
     counts = read_counts(manifest)
     if args.json:
         print(json.dumps({"manifest": str(manifest), **counts.as_json()}, indent=2))
@@ -165,10 +170,11 @@ def _run_status(args: argparse.Namespace) -> int:
 
 def _run_report(args: argparse.Namespace) -> int:
     from deezer_tags.report import PLOTS, WITHOUT_AUDIO_NAME, write_report
-    from deezer_tags.status import manifest_path_of
+    from deezer_tags.status import default_cache_root, manifest_path_of
 
-    work_dir = manifest_path_of(args.cache_dir).parent
-    report = write_report(work_dir, work_dir.parent, Path(args.out) if args.out else None, args.matrix)
+    work_dir = manifest_path_of(args.cache_dir, args.work_dir).parent
+    cache_root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_root()
+    report = write_report(work_dir, cache_root, Path(args.out) if args.out else None, args.matrix)
     print(f"Report: {report.markdown_path}")
     print(f"Plots: {', '.join(PLOTS)}; tracks without audio: {WITHOUT_AUDIO_NAME} (same folder)")
     if report.tags is None:
@@ -231,13 +237,13 @@ def load(config: str, cache_dir: str | None, **kwargs):
     )
 
 
-def summary(dataset, cache_dir: str | None) -> str:
+def summary(dataset, cache_dir: str | None, work_dir: str | None = None) -> str:
     """One screen: split sizes and what the last build recorded."""
     import datasets
 
     root = Path(cache_dir or datasets.config.HF_DATASETS_CACHE).expanduser()
     lines = ["", "Splits: " + ", ".join(f"{name} {len(split):,}" for name, split in dataset.items())]
-    report_path = root / WORK_DIR_NAME / REPORT_NAME
+    report_path = (Path(work_dir) if work_dir else root / WORK_DIR_NAME) / REPORT_NAME
     if report_path.exists():
         report = json.loads(report_path.read_text())
         lines.append("Deezer metadata: " + ", ".join(f"{k} {v:,}" for k, v in report["metadata"].items()))

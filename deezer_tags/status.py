@@ -36,13 +36,19 @@ def default_cache_root() -> Path:
     return Path(os.getenv("HF_DATASETS_CACHE", os.path.join(hf_home, "datasets"))).expanduser()
 
 
-def work_dir_of(cache_dir: str | os.PathLike | None) -> Path:
+def work_dir_of(cache_dir: str | os.PathLike | None, work_dir: str | os.PathLike | None = None) -> Path:
+    """Where the manifest lives: the build's `work_dir=` if it had one, else under the cache dir."""
+    if work_dir:
+        return Path(work_dir).expanduser()
     return (Path(cache_dir).expanduser() if cache_dir else default_cache_root()) / WORK_DIR_NAME
 
 
-def manifest_path_of(cache_dir: str | os.PathLike | None) -> Path:
-    """The manifest of the build in `cache_dir`; a one-sentence error when there is none."""
-    path = work_dir_of(cache_dir) / MANIFEST_NAME
+def manifest_path_of(cache_dir: str | os.PathLike | None, work_dir: str | os.PathLike | None = None) -> Path:
+    """The manifest of the build in `cache_dir` (or `work_dir`); a one-sentence error when there is none."""
+    path = work_dir_of(cache_dir, work_dir) / MANIFEST_NAME
+    if work_dir and not path.is_file():
+        raise NoBuildError(f"no build has used the work dir {work_dir} (no {MANIFEST_NAME} there); "
+                           "pass the work dir the build was given, or leave --work-dir out for the default")
     if not path.is_file():
         where = f" --cache-dir {cache_dir}" if cache_dir else ""
         raise NoBuildError(

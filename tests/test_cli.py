@@ -56,3 +56,25 @@ def test_checksum_mismatch_is_one_sentence_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert re.search(r"deezer-tags: the paper's train split file from http://127\.0\.0\.1:\d+/\S+ has sha256",
                      result.stderr)
+
+
+def test_a_build_with_its_own_work_dir_is_found_by_status_and_report(tmp_path):
+    cache, work = tmp_path / "cache", tmp_path / "elsewhere" / "manifest-here"
+    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
+        env = {**web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}"}
+        built = run_cli("build", "--config", "metadata", "--max-tracks", "20", "--cache-dir", str(cache),
+                        "--work-dir", str(work), env=env)
+    assert built.returncode == 0, built.stderr
+    assert (work / "manifest.sqlite").is_file() and not (cache / "deezer_tags" / "manifest.sqlite").exists()
+    assert str(work / "build_report.json") in built.stdout
+
+    status = run_cli("status", "--cache-dir", str(cache), "--work-dir", str(work), "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["manifest"] == str(work / "manifest.sqlite")
+    report = run_cli("report", "--cache-dir", str(cache), "--work-dir", str(work))
+    assert report.returncode == 0, report.stderr
+    assert (work / "report" / "report.md").is_file()
+
+    lost = run_cli("status", "--cache-dir", str(cache))
+    assert lost.returncode == 2 and "Traceback" not in lost.stderr
+    assert "no build has run in" in lost.stderr
