@@ -9,7 +9,7 @@ import pytest
 from deezer_tags.testing import Faults, LocalWeb, Scenario
 from deezer_tags.testing.campaign import CAMPAIGN_FAULTS, audit, build, kill_campaign, manifest_sha256
 
-TRACKS = 150
+TRACKS = 100
 WEB = {"quota": 50, "window": 0.5, "latency": {"/deezer/": (0.02, 0.06), "/cdn/": (0.0, 0.02)}}
 
 
