@@ -381,3 +381,29 @@ def test_judge(title, duration, accepted):
                             "artist_name": "Roger Sanchez", "duration": 241}, None)
     verdict = judge(expected, title, duration)
     assert (verdict.refusal is None) == accepted, verdict
+
+
+def test_a_section_ffmpeg_recovered_from_a_reset_is_refused_and_cut_again(tmp_path):
+    """Found by the reliability campaign: a connection reset during ffmpeg's seek is
+    reopened by ffmpeg, which then writes a clip shifted by a frame. Its log says so; the
+    attempt is refused, and the next, clean, read gives the fault-free clip."""
+    from deezer_tags.ffmpeg import FfmpegFailed, fetch_section
+    from deezer_tags.testing.campaign import CAMPAIGN_FAULTS
+
+    scenario = Scenario.from_shared_data(no_data_fraction=0.01, no_preview_fraction=0.2, dead_preview_fraction=0.05,
+                                         wrong_video_fraction=0.03, seed=0, previewless_in_map=True)
+    video = "6AzAEG_Ty_E"  # with these faults (seed 0), its first seek meets a reset
+    start = scenario.videos[video].duration / 2 - 15
+
+    def cut(web: LocalWeb, name: str) -> str:
+        out = tmp_path / name
+        fetch_section(f"{web.base_url}/media/{video}.mp3", out, start=start, seconds=30)
+        return hashlib.sha256(out.read_bytes()).hexdigest()
+
+    with LocalWeb(scenario) as web:
+        clean = cut(web, "clean.mp3")
+    with LocalWeb(scenario, faults=Faults(**CAMPAIGN_FAULTS, seed=0)) as web:
+        with pytest.raises(FfmpegFailed, match="recovered from.*reset"):
+            cut(web, "first.mp3")
+        assert [r.fault for r in web.requests].count("reset") == 1
+        assert cut(web, "second.mp3") == clean
