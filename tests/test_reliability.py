@@ -56,6 +56,8 @@ def test_killed_three_times_and_resumed_the_dataset_equals_the_fault_free_one(sc
     assert result.temp_files_left == []
     assert result.with_audio + sum(result.without_audio.values()) == TRACKS
     assert result.reference_had_audio_but_not_here <= 1
-    # A resumed build redoes at most the work in flight and the last half second's results.
+    # A resumed build redoes at most the work in flight and the last half second's results,
+    # small next to the work done before the kill (a run killed right after its start may
+    # itself have done less than the work it inherited, so that is not the measure).
     for kill in kills:
         assert kill.redone_requests <= 0.5 * kill.requests_before, kill.figures()

@@ -236,8 +236,9 @@ def _first_words(error: str | None, words: int = 6) -> str:
 @dataclass
 class KillRecord:
     at_clips: int            # finished clips in the manifest when the kill was sent
-    requests_before: int     # requests of the killed run
+    requests_before: int     # requests of every run up to the kill: the work done before it
     bytes_before: int
+    requests_of_killed_run: int
     redone_requests: int     # GETs of the next run that repeat a finished one of any earlier run
     redone_bytes: int
     redone_by_service: dict = field(default_factory=dict)
@@ -245,7 +246,8 @@ class KillRecord:
     def figures(self) -> dict:
         return {
             "killed_at_clips": self.at_clips,
-            "requests_of_killed_run": self.requests_before,
+            "requests_of_killed_run": self.requests_of_killed_run,
+            "requests_before_the_kill": self.requests_before,
             "redone_requests": self.redone_requests,
             "redone_requests_fraction": round(self.redone_requests / max(self.requests_before, 1), 4),
             "redone_bytes_fraction": round(self.redone_bytes / max(self.bytes_before, 1), 4),
@@ -262,6 +264,7 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
     targets = sorted(int(rng.uniform(0.02, 0.95) * expected_clips) for _ in range(kills))
     finished: set[str] = set()  # resources fetched whole by earlier runs
     records: list[KillRecord] = []
+    done_requests = done_bytes = 0
     previous: list = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
@@ -290,8 +293,10 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
                 records[-1].redone_bytes = sum(r.bytes_sent for r in redone)
                 records[-1].redone_by_service = dict(Counter("/".join(r.path.split("/")[:2]) for r in redone))
             finished |= {_resource(r) for r in this_run if _whole(r)}
+            done_requests += len(this_run)
+            done_bytes += sum(r.bytes_sent for r in this_run)
             if target is not None:
-                records.append(KillRecord(at, len(this_run), sum(r.bytes_sent for r in this_run), 0, 0))
+                records.append(KillRecord(at, done_requests, done_bytes, len(this_run), 0, 0))
             previous = this_run
         rows = {int(k): v for k, v in json.loads(out.read_text()).items()}
     return rows, records
