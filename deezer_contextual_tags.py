@@ -18,8 +18,8 @@ from deezer_tags.build import WORK_DIR_NAME
 from deezer_tags.build import Build
 from deezer_tags.build import audio_example
 from deezer_tags.build import metadata_example
-from deezer_tags.build import read_source_text
 from deezer_tags.build import parse_sources
+from deezer_tags.build import read_source_text
 from deezer_tags.build import select_tracks
 from deezer_tags.build import source_urls
 from deezer_tags.build import verify_sources

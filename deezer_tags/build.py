@@ -98,16 +98,12 @@ class Sources:
 
 
 def parse_sources(paths: Mapping[str, str]) -> Sources:
-    matrix = parse_tag_matrix(_read(paths["annotation"]), "the tag matrix")
+    matrix = parse_tag_matrix(read_source_text(paths["annotation"]), "the tag matrix")
     split_ids = {
-        split: parse_split_file(_read(paths[split]), SOURCE_TITLES[split], matrix)
+        split: parse_split_file(read_source_text(paths[split]), SOURCE_TITLES[split], matrix)
         for split in ("train", "validation", "test")
     }
     return Sources(matrix=matrix, split_of=paper_assignment(split_ids))
-
-
-def _read(path: str) -> str:
-    return read_source_text(path)
 
 
 def read_source_text(path: str | os.PathLike) -> str:
@@ -147,7 +143,7 @@ def select_tracks(matrix: TagMatrix, track_ids: Sequence[int] | str | os.PathLik
 def read_split_file(path: str | os.PathLike, track_ids: Sequence[int]) -> dict[int, str]:
     """A user's own split: a CSV with `track_id` and `split` columns covering every built track."""
     try:
-        rows = list(csv.DictReader(io.StringIO(_read(str(path)))))
+        rows = list(csv.DictReader(io.StringIO(read_source_text(str(path)))))
     except OSError as error:
         raise BadTrackSelectionError(f"cannot read the split_file {path}: {error.strerror}") from None
     if not rows or not {"track_id", "split"} <= set(rows[0]):
@@ -300,7 +296,7 @@ class Build:
         written to splits.csv (track_id, artist_id, split) beside the manifest."""
         with Manifest(self.manifest_path, readonly=True) as manifest:
             deezer_artist = {r.track_id: (r.metadata or {}).get("artist_id") for r in manifest.rows(track_ids)}
-        folds = parse_folds(_read(folds_path), SOURCE_TITLES["folds"]) if folds_path else {}
+        folds = parse_folds(read_source_text(folds_path), SOURCE_TITLES["folds"]) if folds_path else {}
         artist_of = merge_artists(folds, deezer_artist)
         if split_file:
             assignment = read_split_file(split_file, track_ids)

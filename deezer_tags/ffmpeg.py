@@ -10,7 +10,9 @@ start of the section and stops reading once it has the section's length.
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +29,10 @@ _DECODE_ERRORS = re.compile(r"(\d+) decode errors")
 # status (429, 403, ...) is only in a warning; the errors say "4XX Client Error".
 _PROBLEM_LINE = re.compile(r"\[(?:error|fatal|panic)\]|\[warning\] HTTP error")
 _LINE_PREFIX = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\] |\[(?:error|fatal|panic|warning)\] ")
+
+
+# Writing the section failed because of the disk: the build stops rather than fail each track.
+_DISK_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 class FfmpegFailed(Exception):
@@ -70,7 +76,7 @@ def fetch_section(url: str, out: Path, *, start: float, seconds: float,
                   headers: Mapping[str, str] | None = None, exe: str | None = None,
                   timeout: float = 180.0) -> SectionStats:
     """Write ``seconds`` of ``url`` from ``start`` to ``out`` as MP3, 44.1 kHz stereo, 128 kbps,
-    the Deezer previews' format. Raises FfmpegFailed."""
+    the Deezer previews' format. Raises FfmpegFailed, or OSError when the disk is full."""
     args = [exe or ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats",
             # verbose, with levels: errors stay recognisable and the input's byte count is printed
             "-loglevel", "level+verbose",
@@ -90,6 +96,9 @@ def fetch_section(url: str, out: Path, *, start: float, seconds: float,
     log = done.stderr.decode("utf-8", "replace")
     problems = [line for line in log.splitlines() if _PROBLEM_LINE.search(line)]
     if done.returncode != 0:
+        for code in _DISK_ERRNOS:  # ffmpeg reports its write errors as text only
+            if os.strerror(code) in log:
+                raise OSError(code, os.strerror(code), str(out))
         raise FfmpegFailed(_shorten(" | ".join(problems) or f"ffmpeg exited with {done.returncode}"))
     if problems:
         # ffmpeg got over it (a reset connection is reopened) and wrote a clip, but where the

@@ -15,9 +15,7 @@ A track's way through:
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
 import queue
 import time
 from collections import deque
@@ -246,7 +244,6 @@ class Pipeline:
                 log.warning("%s", result)
             return  # left pending: the next build tries again
         _stop_if_disk_trouble(result)
-        _stop_if_disk_trouble(_ffmpeg_disk_error(result, self._audio_path(track_id, YOUTUBE)))
         if isinstance(result, Exception):
             outcome = AudioOutcome(track_id, YOUTUBE, FAILED, error=f"{type(result).__name__}: {result}")
         else:
@@ -358,21 +355,6 @@ def _stop_if_disk_trouble(result: object) -> None:
     `.part` is kept for the resume) instead of being recorded as failed."""
     if isinstance(result, OSError) and result.errno in DISK_FULL_ERRNOS | NOT_WRITABLE_ERRNOS:
         raise result
-
-
-# ffmpeg (the YouTube section cutter, a subprocess) reports its write errors as text only.
-_FFMPEG_DISK_ERRORS = {os.strerror(errno.ENOSPC): errno.ENOSPC, os.strerror(errno.EFBIG): errno.EFBIG,
-                       os.strerror(errno.EDQUOT): errno.EDQUOT}
-
-
-def _ffmpeg_disk_error(result: object, dest: Path) -> OSError | None:
-    """The disk error behind a failed YouTube outcome whose ffmpeg said the disk was full."""
-    if getattr(result, "status", None) != FAILED:
-        return None
-    for text, code in _FFMPEG_DISK_ERRORS.items():
-        if text in (getattr(result, "error", None) or ""):
-            return OSError(code, text, str(dest.parent))
-    return None
 
 
 def _shortened(url: str, limit: int = 120) -> str:
