@@ -58,9 +58,9 @@ import yt_dlp
 from yt_dlp.cookies import YoutubeDLCookieJar
 from yt_dlp.utils import DownloadError, unsmuggle_url
 
-from deezer_tags.audio import InvalidAudio, checked_clip
+from deezer_tags.audio import InvalidAudio, Mp3Info, checked_clip
 from deezer_tags.errors import MalformedSourceError, UserError
-from deezer_tags.ffmpeg import FfmpegFailed, fetch_section, ffmpeg_dir, ffmpeg_exe
+from deezer_tags.ffmpeg import FfmpegFailed, SectionStats, fetch_section, ffmpeg_dir, ffmpeg_exe
 from deezer_tags.previews import StoredAudio
 from deezer_tags.sources import Endpoints
 
@@ -86,6 +86,8 @@ ATTEMPTS = 3             # per candidate (and per search) on transient errors
 BACKOFF = 0.5            # seconds before the 2nd attempt, doubled after
 SOCKET_TIMEOUT = 20.0    # yt-dlp's, seconds
 FFMPEG_TIMEOUT = 180.0   # one section, seconds
+CUTS = 3                 # cuts of one section at most, when ffmpeg's reads are not straight
+STRAIGHT_READ = 2        # HTTP requests of a straight read: the media's head, then one seek
 CLIP_SLACK = 1.0         # seconds a clip may be shorter or longer than asked (frame rounding)
 FORMAT = "bestaudio/best"
 
@@ -551,33 +553,50 @@ class YouTubeRecoverer:
 
     def _fetch(self, media_url: str, headers: Mapping[str, str] | None, start: float,
                duration: float | None, dest: Path, run: _Run) -> StoredAudio:
-        """ffmpeg cuts the section into a temp file next to ``dest``; checked, it replaces ``dest``."""
+        """ffmpeg cuts the section into a temp file next to ``dest``; checked, it replaces ``dest``.
+
+        A cut whose read went straight (the head, then one seek) is kept. One for which ffmpeg
+        requested the media again is kept only once another cut gives the same bytes: the
+        campaign found such cuts shifted by a frame when a re-request landed on a damaged or
+        slow body, and ffmpeg logs nothing for it."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        os.close(handle)
-        tmp = Path(tmp_name)
+        unconfirmed: set[str] = set()
+        for _ in range(CUTS):
+            handle, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+            os.close(handle)
+            tmp = Path(tmp_name)
+            try:
+                stats, data, info = self._cut(media_url, headers, start, duration, tmp, run)
+                sha256 = hashlib.sha256(data).hexdigest()
+                if stats.requests <= STRAIGHT_READ or sha256 in unconfirmed:
+                    os.replace(tmp, dest)
+                    return StoredAudio(dest, sha256, round(info.duration, 3), run.bytes_fetched)
+                unconfirmed.add(sha256)
+            finally:
+                tmp.unlink(missing_ok=True)
+        raise _Transient(f"ffmpeg re-requested the media in each of {CUTS} cuts and no two agree")
+
+    def _cut(self, media_url: str, headers: Mapping[str, str] | None, start: float,
+             duration: float | None, tmp: Path, run: _Run) -> tuple[SectionStats, bytes, Mp3Info]:
+        """One cut of the section into ``tmp``: ffmpeg's figures, the clip's bytes, its checked info."""
         try:
-            try:
-                stats = fetch_section(media_url, tmp, start=start, seconds=self.section_seconds,
-                                      headers=headers, exe=self.ffmpeg, timeout=FFMPEG_TIMEOUT)
-            except FfmpegFailed as error:
-                if classify_error(str(error)) == "blocked":
-                    raise YouTubeBlocked(str(error)) from None
-                raise _Transient(f"ffmpeg: {error}") from None
-            run.bytes_fetched += stats.bytes_read
-            if stats.decode_errors:
-                raise _Transient(f"the media arrived damaged ({stats.decode_errors} decode errors)")
-            data = tmp.read_bytes()
-            length = min(self.section_seconds, duration - start) if duration else self.section_seconds
-            try:
-                info = checked_clip(data, min_seconds=length - CLIP_SLACK,
-                                    max_seconds=self.section_seconds + CLIP_SLACK)
-            except InvalidAudio as problem:
-                raise _Transient(f"the section is not a valid clip: {problem}") from None
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return StoredAudio(dest, hashlib.sha256(data).hexdigest(), round(info.duration, 3), run.bytes_fetched)
+            stats = fetch_section(media_url, tmp, start=start, seconds=self.section_seconds,
+                                  headers=headers, exe=self.ffmpeg, timeout=FFMPEG_TIMEOUT)
+        except FfmpegFailed as error:
+            if classify_error(str(error)) == "blocked":
+                raise YouTubeBlocked(str(error)) from None
+            raise _Transient(f"ffmpeg: {error}") from None
+        run.bytes_fetched += stats.bytes_read
+        if stats.decode_errors:
+            raise _Transient(f"the media arrived damaged ({stats.decode_errors} decode errors)")
+        data = tmp.read_bytes()
+        length = min(self.section_seconds, duration - start) if duration else self.section_seconds
+        try:
+            info = checked_clip(data, min_seconds=length - CLIP_SLACK,
+                                max_seconds=self.section_seconds + CLIP_SLACK)
+        except InvalidAudio as problem:
+            raise _Transient(f"the section is not a valid clip: {problem}") from None
+        return stats, data, info
 
 
 class _Run:
