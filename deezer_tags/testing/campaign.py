@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import soundfile
 
@@ -242,6 +243,10 @@ class KillRecord:
     redone_requests: int     # GETs of the next run that repeat a finished one of any earlier run
     redone_bytes: int
     redone_by_service: dict = field(default_factory=dict)
+    # Of those, the ones for a video several tracks had as a candidate: each track fetches it
+    # in an uninterrupted build too, so such a repeat may be another track's first fetch.
+    shared_video_requests: int = 0
+    shared_video_bytes: int = 0
 
     def figures(self) -> dict:
         return {
@@ -252,6 +257,11 @@ class KillRecord:
             "redone_requests_fraction": round(self.redone_requests / max(self.requests_before, 1), 4),
             "redone_bytes_fraction": round(self.redone_bytes / max(self.bytes_before, 1), 4),
             "redone_requests_by_path": self.redone_by_service,
+            "of_which_videos_shared_by_tracks": self.shared_video_requests,
+            "redone_requests_fraction_without_shared_videos":
+                round((self.redone_requests - self.shared_video_requests) / max(self.requests_before, 1), 4),
+            "redone_bytes_fraction_without_shared_videos":
+                round((self.redone_bytes - self.shared_video_bytes) / max(self.bytes_before, 1), 4),
         }
 
 
@@ -266,6 +276,7 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
     records: list[KillRecord] = []
     done_requests = done_bytes = 0
     previous: list = []
+    redone_by_record: list[list] = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
         for run in range(kills + 1):
@@ -292,6 +303,7 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
                 records[-1].redone_requests = len(redone)
                 records[-1].redone_bytes = sum(r.bytes_sent for r in redone)
                 records[-1].redone_by_service = dict(Counter("/".join(r.path.split("/")[:2]) for r in redone))
+                redone_by_record.append(redone)
             finished |= {_resource(r) for r in this_run if _whole(r)}
             done_requests += len(this_run)
             done_bytes += sum(r.bytes_sent for r in this_run)
@@ -299,7 +311,29 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
                 records.append(KillRecord(at, done_requests, done_bytes, len(this_run), 0, 0))
             previous = this_run
         rows = {int(k): v for k, v in json.loads(out.read_text()).items()}
+    shared = _videos_shared_by_tracks(cache_dir / WORK_DIR / "manifest.sqlite")
+    for record, redone in zip(records, redone_by_record):
+        of_shared = [r for r in redone if _video_of(r) in shared]
+        record.shared_video_requests = len(of_shared)
+        record.shared_video_bytes = sum(r.bytes_sent for r in of_shared)
     return rows, records
+
+
+def _videos_shared_by_tracks(manifest: Path) -> set[str]:
+    """Videos that more than one track's YouTube evidence lists as a candidate."""
+    listed: Counter = Counter()
+    with sqlite3.connect(f"file:{manifest}?mode=ro", uri=True) as db:
+        for (evidence,) in db.execute("SELECT match_evidence FROM tracks WHERE match_evidence IS NOT NULL"):
+            candidates = json.loads(evidence).get("candidates") or []
+            listed.update({c["video_id"] for c in candidates if c.get("video_id")})
+    return {video for video, tracks in listed.items() if tracks > 1}
+
+
+def _video_of(served) -> str | None:
+    """The video a media request or a watch page is for; None for any other request."""
+    if served.path.startswith("/media/"):
+        return served.path.rsplit("/", 1)[-1].split(".")[0]
+    return (parse_qs(served.query).get("v") or [None])[0]
 
 
 def _resource(served) -> str:
