@@ -44,6 +44,17 @@ def test_every_fault_at_once_ends_in_the_fault_free_clips_or_a_recorded_reason(s
     # Six attempts per request make a track lost to faults rare: at most one here.
     assert result.reference_had_audio_but_not_here <= 1
 
+    # The next build, the faults gone, gives each such track its clip and fetches no clip
+    # the first build stored (a few requests per missing track: its preview or its cut).
+    missing = set(reference) - {track for track, row in rows.items() if row.get("audio")}
+    with LocalWeb(scenario, **WEB) as web:
+        rows = build(web, tmp_path, TRACKS)
+        audio_requests = [r for r in web.requests if r.path.startswith(("/cdn/", "/media/"))]
+    again = audit(tmp_path, rows, reference)
+    assert again.silently_wrong == [] and again.temp_files_left == []
+    assert again.identical_to_reference == len(reference)
+    assert len(audio_requests) <= 10 * len(missing), [r.path for r in audio_requests]
+
 
 def test_killed_three_times_and_resumed_the_dataset_equals_the_fault_free_one(scenario, reference, tmp_path):
     with LocalWeb(scenario, faults=Faults(**CAMPAIGN_FAULTS, seed=4), **WEB) as web:
