@@ -159,7 +159,7 @@ def audit(cache_dir: Path, rows: dict[int, dict], reference: dict[int, str], *, 
         problem = _clip_problem(Path(row["audio"]), work_dir, row.get("audio_sha256"), reference.get(track_id),
                                 decode=track_id in to_decode)
         if problem:
-            result.silently_wrong.append(f"{track_id}: {problem}")
+            result.silently_wrong.append(f"{track_id}: {problem} ({_provenance(work_dir / 'manifest.sqlite', track_id)})")
             continue
         result.identical_to_reference += 1
         result.decoded += track_id in to_decode
@@ -200,6 +200,17 @@ def _clip_problem(path: Path, work_dir: Path, stated: str | None, reference: str
         if not CLIP_SECONDS[0] <= len(samples) / rate <= CLIP_SECONDS[1]:
             return f"decodes to {len(samples) / rate:.1f} s"
     return None
+
+
+def _provenance(manifest: Path, track_id: int) -> str:
+    """Where the manifest says a clip came from, to diagnose one the audit refuses."""
+    with sqlite3.connect(f"file:{manifest}?mode=ro", uri=True) as db:
+        source, video, evidence = db.execute(
+            "SELECT audio_source, youtube_video_id, match_evidence FROM tracks WHERE track_id = ?", (track_id,)).fetchone()
+    if source != "youtube":
+        return str(source)
+    start = json.loads(evidence).get("section_start") if evidence else None
+    return f"youtube video {video} from {start} s"
 
 
 def _manifest_tracks(manifest: Path) -> set[int]:
