@@ -10,7 +10,6 @@ start of the section and stops reading once it has the section's length.
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import re
@@ -20,21 +19,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from deezer_tags.errors import DISK_FULL_ERRNOS
+
 # Stall limit for one network read or write (ffmpeg otherwise waits forever), microseconds.
 _RW_TIMEOUT_US = 30_000_000
 # ffmpeg's own end-of-run report: what its input read over the network, and decode errors.
-# Its HTTP requests are logged at debug level only, hence "-loglevel level+debug".
-_REQUEST = re.compile(r"\[https? @ 0x[0-9a-f]+\] \[debug\] request: ")
 _BYTES_READ = re.compile(r"Statistics: (\d+) bytes read")
 _DECODE_ERRORS = re.compile(r"(\d+) decode errors")
-# With "-loglevel level+verbose" each line carries its level, e.g. "[error] ...". The HTTP
+# Each HTTP request ffmpeg makes; logged at debug level only, hence "-loglevel level+debug".
+_REQUEST = re.compile(r"\[https? @ 0x[0-9a-f]+\] \[debug\] request: ")
+# With "-loglevel level+..." each line carries its level, e.g. "[error] ...". The HTTP
 # status (429, 403, ...) is only in a warning; the errors say "4XX Client Error".
 _PROBLEM_LINE = re.compile(r"\[(?:error|fatal|panic)\]|\[warning\] HTTP error")
 _LINE_PREFIX = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\] |\[(?:error|fatal|panic|warning)\] ")
-
-
-# Writing the section failed because of the disk: the build stops rather than fail each track.
-_DISK_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 class FfmpegFailed(Exception):
@@ -100,7 +97,8 @@ def fetch_section(url: str, out: Path, *, start: float, seconds: float,
     log = done.stderr.decode("utf-8", "replace")
     problems = [line for line in log.splitlines() if _PROBLEM_LINE.search(line)]
     if done.returncode != 0:
-        for code in _DISK_ERRNOS:  # ffmpeg reports its write errors as text only
+        # Writing failed because of the disk: the build stops rather than fail each track.
+        for code in DISK_FULL_ERRNOS:  # ffmpeg reports its write errors as text only
             if os.strerror(code) in log:
                 raise OSError(code, os.strerror(code), str(out))
         raise FfmpegFailed(_shorten(" | ".join(problems) or f"ffmpeg exited with {done.returncode}"))
