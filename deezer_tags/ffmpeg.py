@@ -26,9 +26,7 @@ _RW_TIMEOUT_US = 30_000_000
 # ffmpeg's own end-of-run report: what its input read over the network, and decode errors.
 _BYTES_READ = re.compile(r"Statistics: (\d+) bytes read")
 _DECODE_ERRORS = re.compile(r"(\d+) decode errors")
-# Each HTTP request ffmpeg makes; logged at debug level only, hence "-loglevel level+debug".
-_REQUEST = re.compile(r"\[https? @ 0x[0-9a-f]+\] \[debug\] request: ")
-# With "-loglevel level+..." each line carries its level, e.g. "[error] ...". The HTTP
+# With "-loglevel level+verbose" each line carries its level, e.g. "[error] ...". The HTTP
 # status (429, 403, ...) is only in a warning; the errors say "4XX Client Error".
 _PROBLEM_LINE = re.compile(r"\[(?:error|fatal|panic)\]|\[warning\] HTTP error")
 _LINE_PREFIX = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\] |\[(?:error|fatal|panic|warning)\] ")
@@ -42,7 +40,6 @@ class FfmpegFailed(Exception):
 class SectionStats:
     bytes_read: int      # bytes of the media ffmpeg read over the network
     decode_errors: int   # packets the decoder rejected: the media arrived damaged
-    requests: int        # HTTP requests for the media: the head, then one seek when all goes well
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,9 +75,8 @@ def fetch_section(url: str, out: Path, *, start: float, seconds: float,
     """Write ``seconds`` of ``url`` from ``start`` to ``out`` as MP3, 44.1 kHz stereo, 128 kbps,
     the Deezer previews' format. Raises FfmpegFailed, or OSError when the disk is full."""
     args = [exe or ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats",
-            # with levels, errors stay recognisable; debug prints each HTTP request and the
-            # input's byte count
-            "-loglevel", "level+debug",
+            # verbose, with levels: errors stay recognisable and the input's byte count is printed
+            "-loglevel", "level+verbose",
             "-fflags", "+fastseek", "-rw_timeout", str(_RW_TIMEOUT_US)]
     if headers:
         args += ["-headers", "".join(f"{name}: {value}\r\n" for name, value in headers.items())]
@@ -108,8 +104,7 @@ def fetch_section(url: str, out: Path, *, start: float, seconds: float,
         # run's. Another attempt gives the clip a clean read gives.
         raise FfmpegFailed(_shorten("ffmpeg recovered from: " + " | ".join(problems)))
     return SectionStats(bytes_read=sum(map(int, _BYTES_READ.findall(log))),
-                        decode_errors=sum(map(int, _DECODE_ERRORS.findall(log))),
-                        requests=len(_REQUEST.findall(log)))
+                        decode_errors=sum(map(int, _DECODE_ERRORS.findall(log))))
 
 
 def _shorten(text: str, limit: int = 300) -> str:

@@ -58,10 +58,11 @@ import yt_dlp
 from yt_dlp.cookies import YoutubeDLCookieJar
 from yt_dlp.utils import DownloadError, unsmuggle_url
 
-from deezer_tags.audio import InvalidAudio, Mp3Info, checked_clip
+from deezer_tags.audio import InvalidAudio, checked_clip
 from deezer_tags.errors import MalformedSourceError, UserError
-from deezer_tags.ffmpeg import FfmpegFailed, SectionStats, fetch_section, ffmpeg_dir, ffmpeg_exe
+from deezer_tags.ffmpeg import FfmpegFailed, fetch_section, ffmpeg_dir, ffmpeg_exe
 from deezer_tags.previews import StoredAudio
+from deezer_tags.relay import MediaRelay
 from deezer_tags.sources import Endpoints
 
 log = logging.getLogger("deezer_tags.youtube")
@@ -86,8 +87,6 @@ ATTEMPTS = 3             # per candidate (and per search) on transient errors
 BACKOFF = 0.5            # seconds before the 2nd attempt, doubled after
 SOCKET_TIMEOUT = 20.0    # yt-dlp's, seconds
 FFMPEG_TIMEOUT = 180.0   # one section, seconds
-CUTS = 3                 # cuts of one section at most, when ffmpeg's reads are not straight
-STRAIGHT_READ = 2        # HTTP requests of a straight read: the media's head, then one seek
 CLIP_SLACK = 1.0         # seconds a clip may be shorter or longer than asked (frame rounding)
 FORMAT = "bestaudio/best"
 
@@ -362,7 +361,8 @@ class YouTubeRecoverer:
         self._local = threading.local()
         self._instances: list[yt_dlp.YoutubeDL] = []
         self._instances_lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _cleanup, self._instances, self._tmp)
+        self._relay = MediaRelay()  # ffmpeg reads the media through it: checked bytes only
+        self._finalizer = weakref.finalize(self, _cleanup, self._instances, self._relay, self._tmp)
 
     def close(self) -> None:
         self._finalizer()
@@ -555,48 +555,39 @@ class YouTubeRecoverer:
                duration: float | None, dest: Path, run: _Run) -> StoredAudio:
         """ffmpeg cuts the section into a temp file next to ``dest``; checked, it replaces ``dest``.
 
-        A cut whose read went straight (the head, then one seek) is kept. One for which ffmpeg
-        requested the media again is kept only once another cut gives the same bytes: the
-        campaign found such cuts shifted by a frame when a re-request landed on a damaged or
-        slow body, and ffmpeg logs nothing for it."""
+        ffmpeg reads the media through the relay (see ``relay``), which hands it only whole
+        answers and the bytes where its seek lands read twice alike: a damaged or slow answer
+        there once shifted clips by a frame with nothing in ffmpeg's log."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        unconfirmed: set[str] = set()
-        for _ in range(CUTS):
-            handle, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-            os.close(handle)
-            tmp = Path(tmp_name)
+        handle, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        os.close(handle)
+        tmp = Path(tmp_name)
+        try:
+            with self._relay.relaying(media_url, headers) as (local_url, relayed):
+                try:
+                    stats = fetch_section(local_url, tmp, start=start, seconds=self.section_seconds,
+                                          exe=self.ffmpeg, timeout=FFMPEG_TIMEOUT)
+                except FfmpegFailed as error:
+                    if classify_error(str(error)) == "blocked":
+                        raise YouTubeBlocked(str(error)) from None
+                    raise _Transient(f"ffmpeg: {relayed.failure or error}") from None
+                finally:
+                    run.bytes_fetched += relayed.bytes_fetched
+            if relayed.failure:
+                raise _Transient(f"the media host: {relayed.failure}")
+            if stats.decode_errors:
+                raise _Transient(f"the media arrived damaged ({stats.decode_errors} decode errors)")
+            data = tmp.read_bytes()
+            length = min(self.section_seconds, duration - start) if duration else self.section_seconds
             try:
-                stats, data, info = self._cut(media_url, headers, start, duration, tmp, run)
-                sha256 = hashlib.sha256(data).hexdigest()
-                if stats.requests <= STRAIGHT_READ or sha256 in unconfirmed:
-                    os.replace(tmp, dest)
-                    return StoredAudio(dest, sha256, round(info.duration, 3), run.bytes_fetched)
-                unconfirmed.add(sha256)
-            finally:
-                tmp.unlink(missing_ok=True)
-        raise _Transient(f"ffmpeg re-requested the media in each of {CUTS} cuts and no two agree")
-
-    def _cut(self, media_url: str, headers: Mapping[str, str] | None, start: float,
-             duration: float | None, tmp: Path, run: _Run) -> tuple[SectionStats, bytes, Mp3Info]:
-        """One cut of the section into ``tmp``: ffmpeg's figures, the clip's bytes, its checked info."""
-        try:
-            stats = fetch_section(media_url, tmp, start=start, seconds=self.section_seconds,
-                                  headers=headers, exe=self.ffmpeg, timeout=FFMPEG_TIMEOUT)
-        except FfmpegFailed as error:
-            if classify_error(str(error)) == "blocked":
-                raise YouTubeBlocked(str(error)) from None
-            raise _Transient(f"ffmpeg: {error}") from None
-        run.bytes_fetched += stats.bytes_read
-        if stats.decode_errors:
-            raise _Transient(f"the media arrived damaged ({stats.decode_errors} decode errors)")
-        data = tmp.read_bytes()
-        length = min(self.section_seconds, duration - start) if duration else self.section_seconds
-        try:
-            info = checked_clip(data, min_seconds=length - CLIP_SLACK,
-                                max_seconds=self.section_seconds + CLIP_SLACK)
-        except InvalidAudio as problem:
-            raise _Transient(f"the section is not a valid clip: {problem}") from None
-        return stats, data, info
+                info = checked_clip(data, min_seconds=length - CLIP_SLACK,
+                                    max_seconds=self.section_seconds + CLIP_SLACK)
+            except InvalidAudio as problem:
+                raise _Transient(f"the section is not a valid clip: {problem}") from None
+            os.replace(tmp, dest)
+            return StoredAudio(dest, hashlib.sha256(data).hexdigest(), round(info.duration, 3), run.bytes_fetched)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 class _Run:
@@ -681,7 +672,8 @@ def _clean(message: str) -> str:
     return message.split(" (caused by", 1)[0].strip()
 
 
-def _cleanup(instances: list[yt_dlp.YoutubeDL], tmp: Path) -> None:
+def _cleanup(instances: list[yt_dlp.YoutubeDL], relay: MediaRelay, tmp: Path) -> None:
+    relay.close()
     for ydl in instances:
         with suppress(Exception):  # closing is best effort
             ydl.close()
