@@ -58,14 +58,12 @@ class Relayed:
     url: str
     headers: dict[str, str]
     bytes_fetched: int = 0     # body bytes read from the media host, second reads included
-    requests: int = 0          # requests made to the media host
     disagreements: int = 0     # ranges whose two reads differed: a damaged answer was caught
     failure: str | None = None  # why the relay gave up on an answer, if it did
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def _count(self, requests_made: int = 0, body_bytes: int = 0, disagreements: int = 0) -> None:
+    def _count(self, body_bytes: int = 0, disagreements: int = 0) -> None:
         with self._lock:
-            self.requests += requests_made
             self.bytes_fetched += body_bytes
             self.disagreements += disagreements
 
@@ -246,7 +244,6 @@ class _Upstream:
     def _read(self, first: int, last: int) -> tuple[_Piece | None, str]:
         """One read: the piece, or None and what was wrong with the answer."""
         headers = {**self._relayed.headers, "Range": f"bytes={first}-{last}"}
-        self._relayed._count(requests_made=1)
         with self._session.get(self._relayed.url, headers=headers, stream=True,
                                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)) as answer:
             status = answer.status_code
