@@ -67,15 +67,20 @@ def test_full_config_yields_valid_previews_and_youtube_clips(scenario, tmp_path)
         assert not scenario.videos[row["youtube_video_id"]].wrong
         assert row["youtube_match_score"] >= 0.7 - 1e-6  # float32
 
-    # A YouTube clip is a section: far less than the whole media file is read.
-    served = collections.Counter()
+    # A YouTube clip is a section: far less than the whole media file is read, and each
+    # byte of it twice (the relay hands ffmpeg only what two reads agree on), no more.
+    served, spans = collections.Counter(), collections.defaultdict(list)
     for r in log:
-        if r.path.startswith("/media/"):
+        if r.path.startswith("/media/") and r.bytes_sent:
             served[r.path] += r.bytes_sent
+            first = int(r.client_range.removeprefix("bytes=").split("-")[0])
+            spans[r.path].append((first, first + r.bytes_sent))
     assert served
     for path, sent in served.items():
         size = scenario.videos[path.split("/")[-1][:-4]].duration * 16000  # 128 kbps
-        assert sent < 0.5 * size, f"{path}: {sent} bytes of {size}"
+        distinct = _covered(spans[path])
+        assert distinct < 0.5 * size, f"{path}: {distinct} distinct bytes of {size}"
+        assert sent == 2 * distinct, f"{path}: {sent} bytes sent for {distinct} distinct"
 
     report = json.loads((work_dir(tmp_path) / "build_report.json").read_text())
     with_audio = report["audio"]["with_audio"]
@@ -205,3 +210,12 @@ def test_metadata_first_then_full_uses_stored_urls_and_refreshes_expired_ones(sc
         calls = collections.Counter(api_track_ids(web))
     assert {t for t, r in rows.items() if r["audio_source"] == "deezer_preview"} == live
     assert set(calls) == with_url and set(calls.values()) == {1}  # one fresh URL per expired one
+
+
+def _covered(spans: list[tuple[int, int]]) -> int:
+    """Bytes inside at least one of the [start, end) spans."""
+    total, reach = 0, 0
+    for start, end in sorted(spans):
+        total += max(0, end - max(start, reach))
+        reach = max(reach, end)
+    return total

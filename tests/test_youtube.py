@@ -300,8 +300,9 @@ def test_a_media_fault_that_persists_is_failed_after_bounded_attempts(scenario, 
     with LocalWeb(scenario, faults=Faults(reset=1.0)) as web:
         with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
             outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
-        # Each attempt's ffmpeg gets nothing: the relay gave up on the head after its own tries.
-        assert len(media_requests(web, MAPPED_VIDEO)) == ATTEMPTS * RELAY_ATTEMPTS
+        # Each attempt's ffmpeg gets nothing: the relay's two reads of the head each gave up
+        # after their own tries.
+        assert len(media_requests(web, MAPPED_VIDEO)) == ATTEMPTS * 2 * RELAY_ATTEMPTS
     assert outcome.status == "failed" and outcome.audio is None
     assert "connection broke" in outcome.error and f"({ATTEMPTS} attempts)" in outcome.error
     assert outcome.evidence["candidates"][0]["verdict"] == "failed"
