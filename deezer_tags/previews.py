@@ -1,7 +1,10 @@
 """Downloading Deezer's 30 s previews into the cache, verified, resumable.
 
 Bytes go to a hidden `.part` file next to the destination; a retry (or the next
-build, after a kill) resumes it with an HTTP Range request. Only a file that
+build, after a kill) resumes it with an HTTP Range request that starts `OVERLAP`
+bytes early: those must match the end of the `.part`, else it is started again (a
+killed download may have kept the start of a damaged answer, or the file may have
+changed since: splicing would store a file no answer holds). Only a file that
 passed the MP3 check is renamed into place, so a file in the cache is complete
 and verified, or absent. A 403 means the signed URL expired: the caller
 re-resolves the track and calls again with the fresh URL (the `.part` survives).
@@ -29,6 +32,7 @@ PREVIEW_SECONDS = (25.0, 35.0)
 # preview (a whole track, a video): stop reading it rather than fetch it once per attempt.
 MAX_PREVIEW_BYTES = 3 * 1024 * 1024
 CHUNK = 64 * 1024
+OVERLAP = 16 * 1024  # bytes a resumed download reads again, to check it goes on the same file
 
 
 class PreviewExpired(Exception):
@@ -97,7 +101,8 @@ class PreviewDownloader:
     def _fetch_to(self, url: str, part: Path) -> int:
         """Append the rest of `url` to `part` (or restart it). Returns the bytes received."""
         have = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
+        start = max(0, have - OVERLAP)
+        headers = {"Range": f"bytes={start}-"} if have else {}
         try:
             response = self._sessions.get().get(url, headers=headers, timeout=self.timeout, stream=True)
         except requests.RequestException as error:
@@ -116,21 +121,38 @@ class PreviewDownloader:
             if "html" in response.headers.get("Content-Type", "").lower():
                 part.unlink(missing_ok=True)
                 raise _Retry("the CDN answered with an HTML page")
-            resumed = status == 206 and _resumes_at(response, have)
+            resumed = have > 0 and status == 206 and _resumes_at(response, start)
             _refuse_if_too_large(_announced_size(response, resumed), part)
+            kept_tail = _tail(part, have - start) if resumed else b""
+            overlap = b""
             received = 0
             try:
-                with open(part, "ab" if resumed else "wb") as handle:
+                with open(part, "r+b" if resumed else "wb") as handle:
+                    handle.seek(have if resumed else 0)
                     for chunk in response.iter_content(CHUNK):
                         received += len(chunk)
-                        if (have if resumed else 0) + received > MAX_PREVIEW_BYTES:
+                        if (start if resumed else 0) + received > MAX_PREVIEW_BYTES:
                             break  # no Content-Length, or a false one: stop reading all the same
+                        if len(overlap) < len(kept_tail):
+                            needed = len(kept_tail) - len(overlap)
+                            overlap, chunk = overlap + chunk[:needed], chunk[needed:]
+                            if len(overlap) == len(kept_tail) and overlap != kept_tail:
+                                break
                         handle.write(chunk)
             except requests.RequestException as error:
                 # Keep what arrived: the next attempt resumes from there.
                 raise _Retry(f"download cut off: {type(error).__name__}") from None
-            _refuse_if_too_large((have if resumed else 0) + received, part)
+            if overlap != kept_tail:
+                part.unlink(missing_ok=True)
+                raise _Retry("the bytes kept from an earlier download do not match the file: started again")
+            _refuse_if_too_large((start if resumed else 0) + received, part)
             return received
+
+
+def _tail(path: Path, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(-size, os.SEEK_END)
+        return handle.read()
 
 
 def partial_path(dest: Path) -> Path:

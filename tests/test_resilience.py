@@ -67,3 +67,42 @@ def test_sigkill_mid_build_then_resume_refetches_nothing_finished(tmp_path):
     rows = [row for split in dataset.values() for row in split]
     assert len(rows) == tracks
     assert all(row["metadata_status"] in ("ok", "no_data") for row in rows)
+
+
+def test_a_kept_partial_preview_goes_on_only_if_its_end_matches_the_file(tmp_path):
+    """A `.part` goes on from where it stopped, its last OVERLAP bytes read again and
+    compared. Found by the kill campaign: a build killed while a damaged answer arrived kept
+    the start of the damage; resumed without that check, the stored preview was a splice no
+    answer holds, whole enough to pass the MP3 check."""
+    import hashlib
+
+    import requests
+
+    from deezer_tags.previews import OVERLAP, PreviewDownloader, partial_path
+
+    scenario = Scenario.from_shared_data(seed=0)
+    track = next(t for t in scenario.tracks if scenario.answers(t) and scenario.tracks[t].preview == "ok")
+    dest = tmp_path / "audio" / f"{track}.mp3"
+    dest.parent.mkdir()
+    kept = 200_000
+    with LocalWeb(scenario) as web:
+        url = requests.get(f"{web.base_url}/deezer/track/{track}", timeout=10).json()["preview"]
+        whole = requests.get(url, timeout=10).content
+        downloader = PreviewDownloader(lambda _: True, backoff=0.01)
+
+        def ranges() -> list:
+            return [r.client_range for r in web.requests if r.path.startswith("/cdn/") and r.method == "GET"]
+
+        partial_path(dest).write_bytes(whole[:kept])
+        web.clear_log()
+        good = downloader.download(url, dest)
+        assert ranges() == [f"bytes={kept - OVERLAP}-"]
+
+        dest.unlink()
+        partial_path(dest).write_bytes(whole[:kept - 300] + bytes(300))  # the damage begins at its end
+        web.clear_log()
+        spliced = downloader.download(url, dest)
+        assert ranges() == [f"bytes={kept - OVERLAP}-", None]  # checked, then started again
+    assert good.sha256 == spliced.sha256 == hashlib.sha256(whole).hexdigest()
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == good.sha256
+    assert not partial_path(dest).exists()
