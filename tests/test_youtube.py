@@ -416,7 +416,7 @@ def test_clips_cut_under_slow_and_damaged_media_bodies_are_the_fault_free_ones(s
     media again, and when one of those answers was damaged it landed a frame away and logged
     nothing. Through the relay, every clip the recoverer keeps under such faults is the
     fault-free one (test_relay shows the relay's part: damage where a seek lands is caught)."""
-    tracks = list(mapped_tracks(scenario, youtube_map, wrong=False))[:10]
+    tracks = list(mapped_tracks(scenario, youtube_map, wrong=False))[:6]
 
     def recover_all(web: LocalWeb, folder: str) -> dict[int, str | None]:
         with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
