@@ -30,7 +30,7 @@ from deezer_tags.testing import LocalWeb
 CHILD = """
 import sys, datasets
 d = datasets.load_dataset(sys.argv[1], "full", cache_dir=sys.argv[2], trust_remote_code=True,
-                          max_tracks=int(sys.argv[3]))
+                          max_tracks=int(sys.argv[3]), youtube_workers=int(sys.argv[4]))
 print(sum(len(s) for s in d.values()))
 """
 MEDIA = re.compile(r"^/media/([A-Za-z0-9_-]{11})\.mp3$")
@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--keep", help="build into this folder and keep it (default: a temp dir)")
     parser.add_argument("--save-manifest", metavar="FILE",
                         help="copy the finished build's manifest here (a reference for reliability.py)")
+    parser.add_argument("--youtube-workers", type=int, default=2,
+                        help="the builder's default is 2; reliability.py's campaigns use 6 (time is scaled 10x)")
     args = parser.parse_args()
     latency = tuple(float(x) for x in args.latency.split(","))
 
@@ -57,7 +59,8 @@ def main() -> None:
         env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{args.quota}/{args.window}"}
         started = time.monotonic()
         child = subprocess.run(
-            [sys.executable, "-c", CHILD, deezer_contextual_tags.__file__, cache_dir, str(args.tracks)],
+            [sys.executable, "-c", CHILD, deezer_contextual_tags.__file__, cache_dir, str(args.tracks),
+             str(args.youtube_workers)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True,
         )
         wall = time.monotonic() - started
@@ -80,6 +83,7 @@ def main() -> None:
     ceiling = args.quota / args.window
     figures = {
         "tracks": args.tracks,
+        "youtube_workers": args.youtube_workers,
         "examples": int(child.stdout.split()[-1]),
         "quota": f"{args.quota} calls / {args.window} s",
         "api_calls": len(api),
