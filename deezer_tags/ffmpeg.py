@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,22 +69,19 @@ def ffmpeg_dir(exe: str, private_dir: Path) -> Path:
 
 
 def fetch_section(url: str, out: Path, *, start: float, seconds: float,
-                  headers: Mapping[str, str] | None = None, exe: str | None = None,
-                  timeout: float = 180.0) -> SectionStats:
+                  exe: str | None = None, timeout: float = 180.0) -> SectionStats:
     """Write ``seconds`` of ``url`` from ``start`` to ``out`` as MP3, 44.1 kHz stereo, 128 kbps,
     the Deezer previews' format. Raises FfmpegFailed, or OSError when the disk is full."""
     args = [exe or ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats",
             # verbose, with levels: errors stay recognisable and the input's byte count is printed
             "-loglevel", "level+verbose",
-            "-fflags", "+fastseek", "-rw_timeout", str(_RW_TIMEOUT_US)]
-    if headers:
-        args += ["-headers", "".join(f"{name}: {value}\r\n" for name, value in headers.items())]
-    args += ["-ss", f"{start:.3f}", "-t", f"{seconds:.3f}", "-i", url,
-             "-vn", "-map_metadata", "-1", "-ac", "2", "-ar", "44100", "-b:a", "128k",
-             # LAME's -q 7: 0.17 instead of 0.39 CPU-s per clip (measured). At the real quota a
-             # 2-core machine must encode 2.5 clips/s; the source is already lossy YouTube audio.
-             "-compression_level", "7",
-             "-f", "mp3", "-y", str(out)]
+            "-fflags", "+fastseek", "-rw_timeout", str(_RW_TIMEOUT_US),
+            "-ss", f"{start:.3f}", "-t", f"{seconds:.3f}", "-i", url,
+            "-vn", "-map_metadata", "-1", "-ac", "2", "-ar", "44100", "-b:a", "128k",
+            # LAME's -q 7: 0.17 instead of 0.39 CPU-s per clip (measured). At the real quota a
+            # 2-core machine must encode 2.5 clips/s; the source is already lossy YouTube audio.
+            "-compression_level", "7",
+            "-f", "mp3", "-y", str(out)]
     try:
         done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Callable
 import requests
 
 from deezer_tags.audio import InvalidAudio, checked_clip
+from deezer_tags.ranges import parse_content_range
 from deezer_tags.sessions import ThreadSessions
 
 # Deezer previews are 30 s (30.72 s as encoded); anything far off is not one.
@@ -160,15 +160,11 @@ def partial_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.part")
 
 
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
-
-
 def _announced_size(response: requests.Response, resumed: bool) -> int | None:
     """The whole file's size as the headers give it (Content-Range total when resuming)."""
     if resumed:
-        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-        total = match.group(2) if match else "*"
-        return int(total) if total.isdigit() else None
+        span = parse_content_range(response.headers.get("Content-Range"))
+        return span.total if span else None
     length = response.headers.get("Content-Length", "")
     return int(length) if length.isdigit() else None
 
@@ -182,5 +178,5 @@ def _refuse_if_too_large(size: int | None, part: Path) -> None:
 
 
 def _resumes_at(response: requests.Response, offset: int) -> bool:
-    match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-    return bool(match) and int(match.group(1)) == offset
+    span = parse_content_range(response.headers.get("Content-Range"))
+    return span is not None and span.first == offset

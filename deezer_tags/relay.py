@@ -25,16 +25,18 @@ from __future__ import annotations
 import re
 import secrets
 import socket
-import socketserver
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import requests
+
+from deezer_tags.loopback import LoopbackServer
+from deezer_tags.ranges import parse_content_range
 
 FIRST_PIECE = 16 * 1024  # bytes of the first range of each request: headers come back sooner
 # Measured on 8 clips of the local web, the clips' bytes unchanged by the relay: every range read
@@ -50,7 +52,6 @@ CONNECT_TIMEOUT = 10.0   # seconds
 READ_TIMEOUT = 15.0      # seconds without a byte before an answer counts as stalled
 SEND_BUFFER = 8 * 1024   # what the kernel may hold for ffmpeg: bounds the bytes fetched but never read
 
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 
 
@@ -132,14 +133,8 @@ class MediaRelay:
         self._thread.join(timeout=5)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackServer):
     relay: MediaRelay
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind asks DNS for the host's name (slow offline); not needed.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -268,12 +263,12 @@ class _Upstream:
                 raise UpstreamRefused(status, answer.reason or "Client Error", answer.headers.get("Content-Range"))
             if status != 206:
                 return None, f"answered {status} to a range request"
-            span = _CONTENT_RANGE.fullmatch(answer.headers.get("Content-Range", ""))
-            if span is None or int(span[1]) != first:
+            span = parse_content_range(answer.headers.get("Content-Range"))
+            if span is None or span.total is None or span.first != first:
                 return None, f"answered the wrong range ({answer.headers.get('Content-Range')!r})"
-            total = int(span[3])
+            total = span.total
             expected = min(last, total - 1) - first + 1
-            if int(span[2]) != first + expected - 1:
+            if span.last != first + expected - 1:
                 return None, f"answered the wrong range ({answer.headers.get('Content-Range')!r})"
             # A body longer than asked stops one chunk past: it is wrong whatever follows.
             body = b""

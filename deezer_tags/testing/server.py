@@ -13,16 +13,16 @@ import contextlib
 import hashlib
 import random
 import socket
-import socketserver
 import struct
 import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 
+from ..loopback import LoopbackServer
 from .audio import ByteCache
 from .endpoints import TEXT, Endpoints, Reply, corrupt, fault_reply, kind_of
 from .faults import API_FAULTS, BODY_FAULTS, CDN_FAULTS, FILE_FAULTS, MEDIA_FAULTS, Faults, unit
@@ -307,8 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: the request log is ``LocalWeb.requests``; stderr lines cost throughput."""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackServer):
     request_queue_size = 256  # many clients connecting at once must not be refused
 
     def __init__(self, address: tuple[str, int], web: LocalWeb) -> None:
@@ -316,11 +315,6 @@ class _Server(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind asks DNS for the host's name (slow offline); not needed.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
 
     def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
         request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
