@@ -104,6 +104,7 @@ def main() -> None:
                 "kills": [k.figures() for k in kills],
                 "redone_requests_fraction_max": max((k.figures()["redone_requests_fraction"] for k in kills), default=0),
                 "redone_bytes_fraction_max": max((k.figures()["redone_bytes_fraction"] for k in kills), default=0),
+                "private_temp_folders_left": sum(k.private_folder_left for k in kills),
             }
         figures["reference"] = reference.figures()
     finally:

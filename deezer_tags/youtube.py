@@ -62,6 +62,7 @@ from deezer_tags.audio import InvalidAudio, checked_clip
 from deezer_tags.errors import MalformedSourceError, UserError
 from deezer_tags.ffmpeg import FfmpegFailed, fetch_section, ffmpeg_dir, ffmpeg_exe
 from deezer_tags.previews import StoredAudio
+from deezer_tags.private_tmp import make_private_folder
 from deezer_tags.relay import MediaRelay
 from deezer_tags.sources import Endpoints
 
@@ -356,7 +357,7 @@ class YouTubeRecoverer:
             _check_cookies(cookies)
         self.cookies = cookies
         # yt-dlp's cache, the ffmpeg link and per-thread cookie copies: nothing outside this folder.
-        self._tmp = Path(tempfile.mkdtemp(prefix="deezer_tags-youtube-"))
+        self._tmp = make_private_folder()
         self._ffmpeg_location = ffmpeg_dir(self.ffmpeg, self._tmp / "bin")
         self._local = threading.local()
         self._instances: list[yt_dlp.YoutubeDL] = []

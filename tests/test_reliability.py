@@ -65,6 +65,8 @@ def test_killed_three_times_and_resumed_the_dataset_equals_the_fault_free_one(sc
     result = audit(tmp_path, rows, reference)
     assert result.silently_wrong == []
     assert result.temp_files_left == []
+    # Each killed builder's private temp folder (where cookie copies live) was removed by a later one.
+    assert not [k for k in kills if k.private_folder_left]
     assert result.with_audio + sum(result.without_audio.values()) == TRACKS
     assert result.reference_had_audio_but_not_here <= 1
     # A resumed build redoes at most the work in flight and the last half second's results,

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 import soundfile
 
 from deezer_tags.audio import InvalidAudio, inspect_mp3
+from deezer_tags.private_tmp import folders_of, owner
 from deezer_tags.testing.server import LocalWeb
 
 WORK_DIR = "deezer_tags"
@@ -258,6 +259,9 @@ class KillRecord:
     # in an uninterrupted build too, so such a repeat may be another track's first fetch.
     shared_video_requests: int = 0
     shared_video_bytes: int = 0
+    # The killed builder's private temp folder (yt-dlp cache, cookie copies) is still there
+    # once the campaign has ended: the later builds did not clean it up.
+    private_folder_left: bool = False
 
     def figures(self) -> dict:
         return {
@@ -273,6 +277,7 @@ class KillRecord:
                 round((self.redone_requests - self.shared_video_requests) / max(self.requests_before, 1), 4),
             "redone_bytes_fraction_without_shared_videos":
                 round((self.redone_bytes - self.shared_video_bytes) / max(self.bytes_before, 1), 4),
+            "private_temp_folder_left": self.private_folder_left,
         }
 
 
@@ -288,6 +293,7 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
     done_requests = done_bytes = 0
     previous: list = []
     redone_by_record: list[list] = []
+    killed_pids: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
         for run in range(kills + 1):
@@ -305,6 +311,7 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
                 time.sleep(rng.uniform(0.0, 1.0))
                 at = finished_clips(cache_dir)
                 child.send_signal(signal.SIGKILL)
+                killed_pids.append(child.pid)
             returncode = child.wait(timeout=None if target is not None else timeout)
             if target is None:
                 _check_finished(returncode, out)
@@ -322,6 +329,9 @@ def kill_campaign(web: LocalWeb, cache_dir: Path, tracks: int, *, kills: int, se
                 records.append(KillRecord(at, done_requests, done_bytes, len(this_run), 0, 0))
             previous = this_run
         rows = {int(k): v for k, v in json.loads(out.read_text()).items()}
+    left = {owner(f) for f in folders_of(set(killed_pids))}
+    for record, pid in zip(records, killed_pids):
+        record.private_folder_left = pid in left
     shared = _videos_shared_by_tracks(cache_dir / WORK_DIR / "manifest.sqlite")
     for record, redone in zip(records, redone_by_record):
         of_shared = [r for r in redone if _video_of(r) in shared]
