@@ -20,20 +20,6 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subpro
     )
 
 
-def test_demo_runs_offline_and_ends_with_the_summary(tmp_path):
-    result = run_cli("demo", "--cache-dir", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "deezer_tags" / "build_report.json").read_text())
-    counts = report["metadata"]
-    assert counts["ok"] + counts["no_data"] == 300 and counts["no_data"] == 6
-    assert f"Deezer metadata: pending 0, ok {counts['ok']}, no_data 6, failed 0" in result.stdout
-    with_audio = report["audio"]["with_audio"]
-    assert with_audio["deezer_preview"] > 0 and with_audio["youtube"] > 0
-    splits = re.search(r"Splits: train (\d+), validation (\d+), test (\d+), unassigned (\d+)", result.stdout)
-    assert sum(map(int, splits.groups())) == sum(with_audio.values())
-    assert sum(with_audio.values()) + sum(report["audio"]["without_audio"].values()) == 300
-
-
 def test_build_shows_progress_and_points_at_the_report(tmp_path):
     with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
         env = {**web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}"}

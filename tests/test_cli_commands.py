@@ -39,7 +39,8 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subpro
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """`deezer-tags demo` into a fresh cache dir, with `status --json` polled while it runs.
-    Returns the cache dir and the snapshots taken while the build was still running."""
+    Returns the cache dir, the snapshots taken while the build was still running, and what
+    the demo printed."""
     cache = tmp_path_factory.mktemp("demo-cache")
     logs = tmp_path_factory.mktemp("demo-logs")
     with open(logs / "out", "w") as out, open(logs / "err", "w") as err:
@@ -57,7 +58,7 @@ def demo(tmp_path_factory):
             if child.poll() is None:
                 child.kill()
     assert child.returncode == 0, (logs / "err").read_text()[-3000:]
-    return cache, mid_build
+    return cache, mid_build, (logs / "out").read_text()
 
 
 def sql(cache: Path, query: str) -> list[tuple]:
@@ -94,10 +95,25 @@ def arrow_splits(cache: Path) -> dict[str, datasets.Dataset]:
             for split in SPLITS if (directory / f"deezer_contextual_tags-{split}.arrow").exists()}
 
 
+# --- demo ---------------------------------------------------------------------------------
+
+def test_demo_runs_offline_and_ends_with_the_summary(demo):
+    cache, _, printed = demo
+    report = json.loads((cache / "deezer_tags" / "build_report.json").read_text())
+    counts = report["metadata"]
+    assert counts["ok"] + counts["no_data"] == 300 and counts["no_data"] == 6
+    assert f"Deezer metadata: pending 0, ok {counts['ok']}, no_data 6, failed 0" in printed
+    with_audio = report["audio"]["with_audio"]
+    assert with_audio["deezer_preview"] > 0 and with_audio["youtube"] > 0
+    splits = re.search(r"Splits: train (\d+), validation (\d+), test (\d+), unassigned (\d+)", printed)
+    assert sum(map(int, splits.groups())) == sum(with_audio.values())
+    assert sum(with_audio.values()) + sum(report["audio"]["without_audio"].values()) == 300
+
+
 # --- status -------------------------------------------------------------------------------
 
 def test_status_equals_the_manifest(demo):
-    cache, _ = demo
+    cache, _, _ = demo
     expected = manifest_counts(cache)
     assert expected["tracks"] == 300
     result = run_cli("status", "--cache-dir", str(cache), "--json")
@@ -121,7 +137,7 @@ def test_status_equals_the_manifest(demo):
 
 def test_status_runs_while_a_build_runs(demo):
     """Snapshots taken by the fixture during the demo build: each adds up, and shows work in progress."""
-    cache, mid_build = demo
+    cache, mid_build, _ = demo
     assert mid_build, "no status snapshot succeeded while the build ran"
     final = manifest_counts(cache)
     for snap in mid_build:
@@ -135,7 +151,7 @@ def test_status_runs_while_a_build_runs(demo):
 
 def test_status_is_not_blocked_by_a_writer_holding_the_lock(demo):
     """A build holds build.lock and writes in transactions: status reads the last commit, at once."""
-    cache, _ = demo
+    cache, _, _ = demo
     before = manifest_counts(cache)
     work = cache / "deezer_tags"
     with FileLock(str(work / "build.lock"), timeout=0):
@@ -162,7 +178,7 @@ def test_no_build_is_one_sentence(demo, tmp_path):
     assert re.match(rf"deezer-tags: no build has run in {re.escape(str(tmp_path))}\b.*"
                     rf"run `deezer-tags build --cache-dir {re.escape(str(tmp_path))}`", result.stderr)
 
-    cache, _ = demo  # a config that was not built there
+    cache, _, _ = demo  # a config that was not built there
     result = run_cli("export", "--format", "parquet", "--config", "previews", "--out", str(tmp_path / "out"),
                      "--cache-dir", str(cache))
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -197,7 +213,7 @@ def table_rows(markdown: str, heading: str) -> dict[str, list[str]]:
 
 
 def test_report_adds_up_to_the_manifest(demo, tmp_path):
-    cache, _ = demo
+    cache, _, _ = demo
     out = tmp_path / "report"
     result = run_cli("report", "--cache-dir", str(cache), "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -258,7 +274,7 @@ def test_report_adds_up_to_the_manifest(demo, tmp_path):
 # --- export -------------------------------------------------------------------------------
 
 def test_export_parquet_embeds_the_audio(demo, tmp_path):
-    cache, _ = demo
+    cache, _, _ = demo
     out = tmp_path / "parquet"
     result = run_cli("export", "--format", "parquet", "--out", str(out), "--cache-dir", str(cache))
     assert result.returncode == 0, result.stderr
@@ -294,7 +310,7 @@ def test_export_parquet_embeds_the_audio(demo, tmp_path):
 # --- push ---------------------------------------------------------------------------------
 
 def test_push_without_a_token_is_one_sentence(demo, tmp_path):
-    cache, _ = demo
+    cache, _, _ = demo
     env = {k: v for k, v in clean_env().items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH")}
     env.update(HF_HOME=str(tmp_path / "hf-home"), HF_HUB_OFFLINE="1")  # no stored token, no network
     result = run_cli("push", "someone/deezer-contextual-tags", "--cache-dir", str(cache), env=env)
@@ -306,7 +322,7 @@ def test_push_without_a_token_is_one_sentence(demo, tmp_path):
 def test_push_checks_the_card_then_stops_at_the_network(demo, tmp_path):
     """With a token but HF_HUB_OFFLINE=1 (nothing leaves the machine): a card that does not
     declare the config is refused first; with a card that does, the push gets as far as the Hub."""
-    cache, _ = demo
+    cache, _, _ = demo
     env = clean_env(HF_TOKEN="hf_not_a_real_token", HF_HUB_OFFLINE="1")
     card = tmp_path / "README.md"
     card.write_text("---\nconfigs:\n- config_name: metadata\n  data_files: metadata/train-*\n---\n# card\n")
