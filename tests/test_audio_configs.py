@@ -44,12 +44,20 @@ def work_dir(cache: Path) -> Path:
     return cache / "deezer_tags"
 
 
-def test_full_config_yields_valid_previews_and_youtube_clips(scenario, tmp_path):
-    ids = first_ids(TRACKS)
+@pytest.fixture(scope="module")
+def full_build(scenario, tmp_path_factory) -> tuple[dict[int, dict], list, Path]:
+    """One fault-free, uninterrupted `full` build of the first TRACKS tracks: its rows, the
+    local web's request log and the cache dir. The other builds here are checked against it."""
+    cache = tmp_path_factory.mktemp("full")
     with LocalWeb(scenario, **FAST_QUOTA) as web:
-        dataset = build(web, tmp_path, "full", max_tracks=TRACKS)
+        dataset = build(web, cache, "full", max_tracks=TRACKS)
         log = list(web.requests)
-    rows = rows_of(dataset)
+    return rows_of(dataset), log, cache
+
+
+def test_full_config_yields_valid_previews_and_youtube_clips(scenario, full_build):
+    ids = first_ids(TRACKS)
+    rows, log, cache = full_build
     live = [t for t in ids if t not in scenario.no_data_ids | scenario.no_preview_ids | scenario.dead_preview_ids]
     # Every track with a live preview has it; nothing else is called a preview.
     assert {t for t, r in rows.items() if r["audio_source"] == "deezer_preview"} == set(live)
@@ -82,11 +90,11 @@ def test_full_config_yields_valid_previews_and_youtube_clips(scenario, tmp_path)
         assert distinct < 0.5 * size, f"{path}: {distinct} distinct bytes of {size}"
         assert sent == 2 * distinct, f"{path}: {sent} bytes sent for {distinct} distinct"
 
-    report = json.loads((work_dir(tmp_path) / "build_report.json").read_text())
+    report = json.loads((work_dir(cache) / "build_report.json").read_text())
     with_audio = report["audio"]["with_audio"]
     assert with_audio == {"deezer_preview": len(live), "youtube": len(recovered)}
     assert sum(report["audio"]["without_audio"].values()) == TRACKS - len(rows)
-    with open(work_dir(tmp_path) / "failed_tracks.csv") as handle:
+    with open(work_dir(cache) / "failed_tracks.csv") as handle:
         missing = {int(r["track_id"]) for r in csv.DictReader(handle)}
     assert missing == set(ids) - set(rows)
 
@@ -119,13 +127,13 @@ def test_expired_preview_urls_are_resolved_again(scenario, tmp_path):
         assert (track_id in rows) == (answers[track_id][1] == 200), answers[track_id]
 
 
-def test_cdn_faults_end_in_valid_audio_or_a_recorded_failure(scenario, tmp_path):
+def test_cdn_faults_end_in_valid_audio_or_a_recorded_failure(scenario, full_build, tmp_path):
     faults = Faults(reset=0.1, server_error=0.1, truncated=0.1, html_as_audio=0.1, corrupt_audio=0.1, seed=9)
     with LocalWeb(scenario, faults=faults, **FAST_QUOTA) as web:
         dataset = build(web, tmp_path, "previews", max_tracks=TRACKS)
         assert any(r.fault for r in web.requests if r.path.startswith("/cdn/"))
     rows = rows_of(dataset)
-    clean = {t: r["audio_sha256"] for t, r in rows_of(_clean_build(scenario, tmp_path / "clean")).items()}
+    clean = {t: r["audio_sha256"] for t, r in full_build[0].items() if r["audio_source"] == "deezer_preview"}
     # Same bytes as a build without faults, for every track that has audio.
     assert {t: r["audio_sha256"] for t, r in rows.items()} == {t: clean[t] for t in rows}
     with open(work_dir(tmp_path) / "failed_tracks.csv") as handle:
@@ -134,15 +142,10 @@ def test_cdn_faults_end_in_valid_audio_or_a_recorded_failure(scenario, tmp_path)
     assert not list(work_dir(tmp_path).glob("audio/.*")), "temp files left behind"
 
 
-def _clean_build(scenario: Scenario, cache: Path):
-    with LocalWeb(scenario, **FAST_QUOTA) as web:
-        return build(web, cache, "previews", max_tracks=TRACKS)
 
 
-
-
-def test_sigkill_then_resume_gives_the_same_dataset_and_refetches_nothing_finished(scenario, tmp_path):
-    tracks = 120
+def test_sigkill_then_resume_gives_the_same_dataset_and_refetches_nothing_finished(scenario, full_build, tmp_path):
+    tracks = TRACKS
     with LocalWeb(scenario, quota=20, window=0.5, latency=(0.0, 0.02)) as web:
         kill_build_midway(web, "full", tmp_path, tracks, "preview_status = 'ok'", 20)
         with sqlite3.connect(work_dir(tmp_path) / "manifest.sqlite") as db:
@@ -154,17 +157,15 @@ def test_sigkill_then_resume_gives_the_same_dataset_and_refetches_nothing_finish
     assert not {scenario.preview_key(t) for t in finished} & keys_fetched, "a finished preview was fetched again"
     assert not list(work_dir(tmp_path).glob("audio/.*")), "temp files left behind"
 
-    with LocalWeb(scenario, **FAST_QUOTA) as web:
-        uninterrupted = rows_of(build(web, tmp_path / "whole", "full", max_tracks=tracks))
+    uninterrupted = full_build[0]
     assert {t: r["audio_sha256"] for t, r in resumed.items()} == \
         {t: r["audio_sha256"] for t, r in uninterrupted.items()}
 
 
-def test_a_complete_cache_is_rebuilt_with_zero_requests(scenario, tmp_path):
+def test_a_complete_cache_is_rebuilt_with_zero_requests(scenario, full_build):
+    first, _, cache = full_build
     with LocalWeb(scenario, **FAST_QUOTA) as web:
-        first = rows_of(build(web, tmp_path, "full", max_tracks=30))
-        web.clear_log()
-        again = rows_of(build(web, tmp_path, "full", max_tracks=30, download_mode="reuse_cache_if_exists"))
+        again = rows_of(build(web, cache, "full", max_tracks=TRACKS, download_mode="reuse_cache_if_exists"))
         services = [r for r in web.requests if not r.path.startswith(("/zenodo/", "/github/"))]
     assert services == []
     assert {t: r["audio_sha256"] for t, r in again.items()} == {t: r["audio_sha256"] for t, r in first.items()}
