@@ -46,35 +46,40 @@ def _build_in_child(web: LocalWeb, cache_dir, num_proc: int) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_num_proc_writes_shards_with_the_same_rows(scenario, tmp_path):
+@pytest.fixture(scope="module")
+def arrow_build(scenario, tmp_path_factory) -> datasets.DatasetDict:
+    """One ordinary `full` build (no num_proc, not streamed): the others are checked against it."""
     with LocalWeb(scenario, **FAST_QUOTA) as web:
-        one = _build_in_child(web, tmp_path / "one", 1)
+        return build(web, tmp_path_factory.mktemp("arrow"), "full", max_tracks=TRACKS)
+
+
+def test_num_proc_writes_shards_with_the_same_rows(scenario, arrow_build, tmp_path):
+    with LocalWeb(scenario, **FAST_QUOTA) as web:
         two = _build_in_child(web, tmp_path / "two", 2)
+    one = {split: ds.select_columns(["track_id", "audio_sha256"]).to_list() for split, ds in arrow_build.items()}
     assert one.keys() == two.keys()
     for split in one:
-        assert sorted(map(str, one[split]["rows"])) == sorted(map(str, two[split]["rows"]))
+        assert sorted(map(str, one[split])) == sorted(map(str, two[split]["rows"]))
     # The train split is large enough to be cut in two: datasets names the shards so.
     assert any("-00001-of-00002.arrow" in f for f in two["train"]["files"]), two["train"]["files"]
 
 
-def test_a_model_rate_and_mono_by_cast_column(scenario, tmp_path):
-    with LocalWeb(scenario, **FAST_QUOTA) as web:
-        dataset = build(web, tmp_path, "full", max_tracks=TRACKS)
-    train = dataset["train"].cast_column("audio", datasets.Audio(sampling_rate=16000, mono=True))
+def test_a_model_rate_and_mono_by_cast_column(arrow_build):
+    train = arrow_build["train"].cast_column("audio", datasets.Audio(sampling_rate=16000, mono=True))
     sample = train[0]["audio"]
     assert sample["sampling_rate"] == 16000
     assert sample["array"].ndim == 1 and 25 * 16000 <= len(sample["array"]) <= 31 * 16000
     assert np.abs(sample["array"]).max() > 0.01, "silence: the clip did not decode"
 
 
-def test_streaming_runs_the_build_then_reads_the_same_examples(scenario, tmp_path):
+def test_streaming_runs_the_build_then_reads_the_same_examples(scenario, arrow_build, tmp_path):
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         streamed = build(web, tmp_path / "streamed", "full", max_tracks=TRACKS, streaming=True)
         assert isinstance(streamed, datasets.IterableDatasetDict)
         assert web.count("/deezer/track/") == TRACKS  # the build ran before the first example
         first = next(iter(streamed["train"]))
         assert first["audio"]["array"].shape[0] == 2 and first["audio"]["sampling_rate"] == 44100
-        arrow = build(web, tmp_path / "arrow", "full", max_tracks=TRACKS)
-    for split in arrow:
-        assert [r["track_id"] for r in streamed[split]] == arrow[split]["track_id"]
-        assert [r["audio_sha256"] for r in streamed[split].remove_columns("audio")] == arrow[split]["audio_sha256"]
+    for split in arrow_build:
+        assert [r["track_id"] for r in streamed[split]] == arrow_build[split]["track_id"]
+        assert [r["audio_sha256"] for r in streamed[split].remove_columns("audio")] == \
+            arrow_build[split]["audio_sha256"]
