@@ -50,7 +50,7 @@ def test_a_full_build_contacts_only_the_services_and_keeps_the_cookies_to_itself
         env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}",
                "PATH": f"{spy_dir}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(temp)}
         result = subprocess.run(
-            [sys.executable, "-m", "deezer_tags", "build", "--config", "full", "--max-tracks", "60",
+            [sys.executable, "-m", "deezer_tags", "build", "--config", "full", "--max-tracks", "40",
              "--cache-dir", str(cache), "--youtube-cookies", str(cookies)],
             capture_output=True, text=True, env=env, timeout=300)
         served = web.requests
