@@ -43,7 +43,7 @@ def test_a_track_that_always_fails_is_recorded_failed_then_retried_next_build(tm
 def test_sigkill_mid_build_then_resume_refetches_nothing_finished(tmp_path):
     scenario = Scenario.from_shared_data(no_data_fraction=0.05, seed=5)
     tracks = 400
-    with LocalWeb(scenario, quota=20, window=0.5, latency=(0.0, 0.02)) as web:
+    with LocalWeb(scenario, quota=40, window=0.5, latency=(0.0, 0.02)) as web:
         kill_build_midway(web, "metadata", tmp_path, tracks, "meta_status IN ('ok', 'no_data')", 100)
         first_run = set(api_track_ids(web))
 
