@@ -150,8 +150,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="deezer-tags-demo-")
     with demo_web() as web:
         print(f"Local web (stand-in for Zenodo, GitHub, Deezer, YouTube) at {web.base_url}")
+        # 4 YouTube workers, not the default 2: the local web's media latency, not the CPU,
+        # is what they wait on (300 tracks: 23 s against 29-34 s with 2, on 2 cores).
         dataset = load("full", cache_dir, **web.config_kwargs(), checksums=web.checksums(),
-                       quota_calls=web.quota, quota_window=web.window)
+                       quota_calls=web.quota, quota_window=web.window, youtube_workers=4)
     print(summary(dataset, cache_dir))
     return 0
 
