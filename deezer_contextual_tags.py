@@ -60,6 +60,7 @@ _METADATA_FEATURES = {
     "labels": datasets.Sequence(datasets.Value("int8"), length=len(TAGS)),
     "title": datasets.Value("string"),
     "title_short": datasets.Value("string"),
+    "title_version": datasets.Value("string"),
     "artist_id": datasets.Value("int64"),
     "artist_name": datasets.Value("string"),
     "album_id": datasets.Value("int64"),
@@ -86,6 +87,7 @@ _AUDIO_FEATURES = {
     "youtube_video_id": datasets.Value("string"),
     "youtube_title": datasets.Value("string"),
     "youtube_match_score": datasets.Value("float32"),
+    "youtube_found_by": datasets.Value("string"),
 }
 
 
@@ -103,6 +105,8 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     youtube_watch_url: Optional[str] = None
     media_hosts: Optional[str] = None
     youtube_search_url: Optional[str] = None
+    youtube_music_search_url: Optional[str] = None
+    api_language: Optional[str] = None
     # A trial build: a list of ids (or a file of ids) and/or the first N of them.
     track_ids: Optional[object] = None
     max_tracks: Optional[int] = None

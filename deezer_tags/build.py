@@ -254,7 +254,8 @@ class Build:
         for, with YouTube as the fallback when given); returns this run's counts.
         Raises BuildStoppedError (no network, quota spent for long) or a disk's UserError;
         every outcome that arrived before is in the manifest."""
-        client = DeezerClient(self.endpoints.api_url, self.quota, pool_size=self.workers, retry=self.retry)
+        client = DeezerClient(self.endpoints.api_url, self.quota, pool_size=self.workers, retry=self.retry,
+                              language=self.endpoints.api_language)
         options = PipelineOptions(api_workers=self.workers, preview_workers=self.preview_workers,
                                   youtube_workers=self.youtube_workers, audio=audio,
                                   youtube=youtube is not None)
@@ -429,7 +430,7 @@ def metadata_example(track_id: int, labels: Sequence[int], row: TrackRow | None)
 
 # Deezer fields copied as they are into every example (see deezer.keep_fields).
 METADATA_FIELDS = (
-    "title", "title_short", "artist_id", "artist_name", "album_id", "album_title",
+    "title", "title_short", "title_version", "artist_id", "artist_name", "album_id", "album_title",
     "duration", "isrc", "release_date", "bpm", "gain", "readable",
 )
 
@@ -449,7 +450,21 @@ def audio_example(track_id: int, labels: Sequence[int], row: TrackRow | None, wo
         "youtube_video_id": row.youtube_video_id if row.audio_source == YOUTUBE else None,
         "youtube_title": chosen.get("title"),
         "youtube_match_score": chosen.get("title_score"),
+        "youtube_found_by": found_by(row) if row.audio_source == YOUTUBE else None,
     }
+
+
+# Where a YouTube clip's video was found (youtube.SOURCES), as the report names them.
+FOUND_BY_TITLES = {"isrc": "by ISRC on YouTube Music", "id_map": "from the id map",
+                   "music_search": "by name on YouTube Music", "search": "by a video search"}
+
+
+def found_by(row: TrackRow) -> str | None:
+    """The candidate source that found the track's YouTube video; a manifest from before
+    the sources were recorded named the id map's candidates "map"."""
+    evidence = row.match_evidence or {}
+    source = evidence.get("found_by") or _chosen_candidate(row).get("source")
+    return "id_map" if source == "map" else source
 
 
 def _chosen_candidate(row: TrackRow) -> dict:

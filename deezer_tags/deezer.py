@@ -105,9 +105,11 @@ def keep_fields(body: dict[str, Any]) -> dict[str, Any]:
     artist = _object(body.get("artist"))
     album = _object(body.get("album"))
     preview = body.get("preview")
+    contributors = body.get("contributors")
     return {
         "title": body.get("title"),
         "title_short": body.get("title_short"),
+        "title_version": body.get("title_version"),
         "artist_id": artist.get("id"),
         "artist_name": artist.get("name"),
         "album_id": album.get("id"),
@@ -119,6 +121,9 @@ def keep_fields(body: dict[str, Any]) -> dict[str, Any]:
         "gain": body.get("gain"),
         "readable": body.get("readable"),
         "preview": preview if isinstance(preview, str) and preview else None,
+        # Every credited artist's name (the main one too): a YouTube title may name any of them.
+        "contributors": [c["name"] for c in contributors if isinstance(c, dict) and isinstance(c.get("name"), str)]
+        if isinstance(contributors, list) else [],
     }
 
 
@@ -130,11 +135,13 @@ def _object(value: object) -> dict[str, Any]:
 class DeezerClient:
     def __init__(self, api_url: str, quota: Quota = Quota(), *, pool_size: int = 16,
                  retry: RetryPolicy = RetryPolicy(),
-                 limiter: RollingWindowLimiter | None = None) -> None:
+                 limiter: RollingWindowLimiter | None = None, language: str = "en") -> None:
         self.api_url = api_url.rstrip("/")
         self.retry = retry
         self.limiter = limiter or shared_limiter(urlsplit(self.api_url).netloc, quota.calls, quota.window)
-        self._sessions = ThreadSessions(pool_size, user_agent="deezer-contextual-tags (dataset rebuild)")
+        # Accept-Language: Deezer answers in the caller's country's language otherwise.
+        self._sessions = ThreadSessions(pool_size, user_agent="deezer-contextual-tags (dataset rebuild)",
+                                        headers={"Accept-Language": language})
         self.calls_made = 0
         self.quota_answers = 0
         self._count_lock = threading.Lock()

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from deezer_tags import TAGS
 from deezer_tags.build import (
-    FAILED_NAME, SPLITS_NAME, _audio_counts, _chosen_candidate, _csv_text, _has_audio, _why_no_audio,
+    FAILED_NAME, FOUND_BY_TITLES, SPLITS_NAME, _audio_counts, _chosen_candidate, found_by, _csv_text, _has_audio, _why_no_audio,
     _write_atomically,
 )
 from deezer_tags.errors import UserError
@@ -157,7 +157,7 @@ def _youtube_scores(rows: Sequence[TrackRow]) -> tuple[list[tuple[int, float, st
             continue
         chosen = _chosen_candidate(row)
         if chosen.get("title_score") is not None:
-            scores.append((row.track_id, float(chosen["title_score"]), chosen.get("source") or "?"))
+            scores.append((row.track_id, float(chosen["title_score"]), found_by(row) or "?"))
         threshold = (row.match_evidence or {}).get("title_threshold", threshold)
     return scores, threshold
 
@@ -236,10 +236,10 @@ def _markdown(report: Report, manifest_path: Path) -> str:
     if report.scores:
         sources = Counter(source for _, _, source in report.scores)
         values = [s for _, s, _ in report.scores]
-        out += [f"Title score of the accepted candidate, {len(values):,} YouTube clips "
-                f"(from the id map: {sources.get('map', 0):,}, from a search: {sources.get('search', 0):,}; "
-                f"accepted from {report.score_threshold if report.score_threshold is not None else '?'}); "
-                f"median {sorted(values)[len(values) // 2]:.2f}.", "",
+        found = ", ".join(f"{FOUND_BY_TITLES[s]}: {sources.get(s, 0):,}" for s in FOUND_BY_TITLES)
+        out += [f"Match score (0.7 x the title's share of the track's title words + 0.3 x the artist's) "
+                f"of the accepted candidate, {len(values):,} YouTube clips ({found}); every check must "
+                f"pass besides (see deezer_tags/matching.py); median {sorted(values)[len(values) // 2]:.2f}.", "",
                 "| score | clips |", "|---|---:|"]
         histogram = score_histogram(values)
         first = next(i for i, n in enumerate(histogram) if n)
@@ -272,6 +272,7 @@ def _as_json(report: Report, manifest_path: Path) -> dict:
             "threshold": report.score_threshold,
             "bins": [round(i / SCORE_BINS, 2) for i in range(SCORE_BINS + 1)],
             "counts": score_histogram([s for _, s, _ in report.scores]),
+            "found_by": dict(Counter(source for _, _, source in report.scores)),
         },
         "without_audio": len(report.without_audio),
     }

@@ -10,10 +10,11 @@ from requests.adapters import HTTPAdapter
 
 
 class ThreadSessions:
-    def __init__(self, pool_size: int, *, pool_connections: int = 1, user_agent: str | None = None) -> None:
+    def __init__(self, pool_size: int, *, pool_connections: int = 1, user_agent: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         self._pool_size = pool_size
         self._pool_connections = pool_connections
-        self._user_agent = user_agent
+        self._headers = {**({"User-Agent": user_agent} if user_agent else {}), **(headers or {})}
         self._local = threading.local()
 
     def get(self) -> requests.Session:
@@ -25,6 +26,5 @@ class ThreadSessions:
                                   max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            if self._user_agent:
-                session.headers["User-Agent"] = self._user_agent
+            session.headers.update(self._headers)
         return session

@@ -8,6 +8,7 @@ Tests, mirrors and proxies all go through this one code path; only URLs differ.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -59,6 +60,13 @@ class Endpoints:
     # Where searches go: "ytsearch" is yt-dlp's own YouTube search; anything else is a
     # URL template with {query} (URL-encoded) whose page yt-dlp reads as a playlist.
     youtube_search_url: str = "ytsearch"
+    # YouTube Music's song search (yt-dlp's youtube:music:search_url extractor), asked first
+    # for the track's ISRC, then for "artist title": its songs are the labels' own uploads
+    # of the master Deezer streams. "off" skips it.
+    youtube_music_search_url: str = "https://music.youtube.com/search?q={query}#songs"
+    # Deezer localizes names (artists, genres) by the caller's IP unless asked in a language:
+    # a build run from Korea got "프린스" for Prince. Sent as Accept-Language on every call.
+    api_language: str = "en"
 
     def split_file_url(self, name: str) -> str:
         """URL of one of the paper's split files (`name` is a key of SPLIT_FILES)."""
@@ -76,6 +84,7 @@ class Endpoints:
 
 
 ENV_PREFIX = "DEEZER_TAGS_"
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _HOST_LIST_FIELDS = {"preview_hosts", "youtube_hosts", "media_hosts"}
 ENDPOINT_FIELDS = tuple(f.name for f in fields(Endpoints))
 
@@ -99,7 +108,15 @@ def resolve_endpoints(overrides: Mapping[str, object] | None = None,
     endpoints = replace(Endpoints(), **chosen)
     for name in ENDPOINT_FIELDS:
         value = getattr(endpoints, name)
-        if name in _HOST_LIST_FIELDS or (name == "youtube_search_url" and value == "ytsearch"):
+        if name in _HOST_LIST_FIELDS or (name == "youtube_search_url" and value == "ytsearch") \
+                or (name == "youtube_music_search_url" and value == "off"):
+            continue
+        if name == "api_language":
+            if not _LANGUAGE.fullmatch(value):
+                raise ValueError(
+                    f"api_language = {value!r} is not a language tag like en or pt-BR; "
+                    f"fix the {ENV_PREFIX}API_LANGUAGE variable or the api_language= config argument"
+                )
             continue
         if urlsplit(value).scheme not in ("http", "https"):
             raise ValueError(

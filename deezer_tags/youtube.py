@@ -1,26 +1,18 @@
 """The YouTube fallback: a 30 s clip of the same recording, for tracks Deezer has no preview of.
 
-For one track: the id map's video is checked first, exactly like a search result, because
-the map is the first hit of a scraped search and hundreds of its entries are other
-recordings or not music. If it fails (or the track is not in the map), a search for
-"{artist} {title}" gives N candidates; the best acceptable one is fetched. Every candidate
-looked at goes into the evidence, with the reason it was taken or refused.
-
-A candidate is acceptable when
-- its duration is within max(15 s, 10 %) of Deezer's: re-uploads differ by a few seconds,
-  music videos by an intro; a full album, a TV clip, an extended or live version differ
-  by more. When Deezer's duration is unknown (no metadata) the check is skipped, and only
-  a song-like length (30 s to 15 min) is asked for; the evidence says so;
-- its title (with the uploader's name, as "Artist - Topic" channels leave the artist out of
-  titles) matches: score = 0.7 x (share of the track title's words in it) + 0.3 x (share
-  of the artist's words), accepted from 0.7. So a video missing the artist passes only
-  with every title word, and one with the artist needs at least 4 of 7 title words. Words
-  are compared case-, accent- and punctuation-blind, without "the", "feat" and the like,
-  and a word of 4+ letters also matches a near spelling ("Elliot" / "Elliott"). With no
-  Deezer metadata, the id map's query ("title artist") plays the title: all of its words
-  count, which is stricter, as no duration check backs it up;
-- its title does not announce another version (live, cover, karaoke, remix, ...) that the
-  track's title does not.
+For one track, candidates come from four sources, in this order; the first acceptable one
+is fetched, and the evidence says which source found it (``found_by``):
+1. ``isrc``: YouTube Music's song search for the track's ISRC. Its songs are the labels'
+   own uploads ("Artist - Topic") of the master Deezer streams.
+2. ``id_map``: the published id map's video, checked like any search result, because the
+   map is the first hit of a scraped search and hundreds of its entries are other
+   recordings or not music.
+3. ``music_search``: YouTube Music's song search for "artist title".
+4. ``search``: YouTube's video search for "artist title".
+Every candidate looked at goes into the evidence, with every check of the judge
+(``deezer_tags.matching``) and the reason it was taken or refused. A search that fails
+after its retries makes the track "failed" (retried by the next build) rather than let a
+later source choose: the same world always gives the same clip.
 
 Only a section is fetched, never the whole video: yt-dlp resolves the watch page to a media
 URL (it must be on the configured media hosts), then ffmpeg reads 30 s from it with a Range
@@ -43,12 +35,10 @@ import shutil
 import tempfile
 import threading
 import time
-import unicodedata
 import weakref
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from http.cookiejar import LoadError
 from pathlib import Path
 from typing import Any
@@ -61,6 +51,7 @@ from yt_dlp.utils import DownloadError, unsmuggle_url
 from deezer_tags.audio import InvalidAudio, checked_clip
 from deezer_tags.errors import MalformedSourceError, UserError
 from deezer_tags.ffmpeg import FfmpegFailed, fetch_section, ffmpeg_dir, ffmpeg_exe
+from deezer_tags.matching import NO_ARTIST, NO_DURATION, NO_TITLE, Candidate, Track, Verdict, judge, rules
 from deezer_tags.previews import StoredAudio
 from deezer_tags.private_tmp import make_private_folder
 from deezer_tags.relay import MediaRelay
@@ -68,20 +59,9 @@ from deezer_tags.sources import Endpoints
 
 log = logging.getLogger("deezer_tags.youtube")
 
-# Matching (see the module docstring).
-DURATION_TOLERANCE_SECONDS = 15.0
-DURATION_TOLERANCE_FRACTION = 0.10
-SONG_LENGTH_RANGE = (30.0, 900.0)  # the only duration check when Deezer's is unknown
-TITLE_THRESHOLD = 0.7
-TITLE_WEIGHT = 0.7  # the artist's words weigh the rest
-NEAR_SPELLING = 0.8  # difflib ratio from which two words of 4+ letters count as one
-# Words dropped before comparing: they say nothing about which song it is.
-_FILLER = frozenset({"the", "a", "an", "and", "feat", "ft", "featuring", "with", "vs", "remastered", "remaster"})
-# Words that announce another recording when the video has them and the track has not.
-_OTHER_VERSION = frozenset({
-    "live", "cover", "karaoke", "instrumental", "acoustic", "remix", "reaction", "tutorial",
-    "lesson", "nightcore", "slowed", "sped", "8d", "mashup", "parody",
-})
+# Candidate sources, in the order they are asked (see the module docstring).
+SOURCES = ("isrc", "id_map", "music_search", "search")
+_ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}\d{7}")
 
 # Fetching.
 ATTEMPTS = 3             # per candidate (and per search) on transient errors
@@ -202,109 +182,39 @@ def map_video_id(entry: Mapping[str, Any], endpoints: Endpoints) -> tuple[str | 
 
 # -- matching ----------------------------------------------------------------------------
 
-def words(text: str) -> list[str]:
-    """Lower-case words without accents or punctuation; "Ke$ha & Co" -> kesha, and, co."""
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = text.casefold().replace("&", " and ").replace("$", "s")
-    text = re.sub(r"['\u2019]", "", text)  # "let's" and "lets" are one word
-    return re.findall(r"\w+", text)
-
-
-def _key_words(text: str) -> set[str]:
-    found = set(words(text))
-    return (found - _FILLER) or found
-
-
-def _share_found(wanted: set[str], seen: set[str]) -> float:
-    """The share of ``wanted`` words in ``seen``, near spellings of long words included."""
-    def found(word: str) -> bool:
-        return word in seen or (len(word) >= 4 and any(
-            abs(len(other) - len(word)) <= 2 and SequenceMatcher(None, word, other).ratio() >= NEAR_SPELLING
-            for other in seen))
-    return sum(map(found, wanted)) / len(wanted) if wanted else 0.0
-
-
 @dataclass(frozen=True)
-class Expected:
-    """What the right video must match: from Deezer's metadata, else from the id map's query."""
+class Wanted:
+    """What the right video must match (``track``), and what the searches ask for."""
 
-    title: str            # Deezer's full title (with the version), or the map's query
-    name: str             # the words the title score counts: title_short, or the query
-    artist: str
-    duration: float | None
-    query: str            # what a search asks for
+    track: Track
+    query: str            # "artist title", for the name searches
+    isrc: str | None
 
     @classmethod
-    def of(cls, metadata: Mapping[str, Any] | None, entry: Mapping[str, Any] | None) -> Expected | None:
-        meta = metadata or {}
-        title = str(meta.get("title") or meta.get("title_short") or "").strip()
-        if title:
-            artist = str(meta.get("artist_name") or "").strip()
-            duration = meta.get("duration")
-            duration = float(duration) if isinstance(duration, (int, float)) and duration > 0 else None
-            return cls(title, str(meta.get("title_short") or title), artist, duration,
-                       f"{artist} {title}".strip())
+    def of(cls, metadata: Mapping[str, Any] | None, entry: Mapping[str, Any] | None) -> Wanted | None:
+        """From Deezer's metadata, else from the id map's query ("title artist")."""
+        track = Track.from_metadata(metadata or {})
+        if track is not None:
+            isrc = (metadata or {}).get("isrc")
+            isrc = isrc.strip().upper() if isinstance(isrc, str) and _ISRC.fullmatch(isrc.strip().upper()) else None
+            artist = track.artists[0] if track.artists else ""
+            return cls(track, f"{artist} {track.title}".strip(), isrc)
         query = (entry or {}).get("query")
         if isinstance(query, str) and query.strip():
-            return cls(query.strip(), query.strip(), "", None, query.strip())
+            return cls(Track.from_query(query), query.strip(), None)
         return None
 
-    def tolerance(self) -> float | None:
-        if self.duration is None:
-            return None
-        return max(DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_FRACTION * self.duration)
-
     def as_dict(self) -> dict:
-        return {"title": self.title, "artist": self.artist, "duration": self.duration}
+        track = self.track
+        return {"title": track.title, "title_version": track.title_version or None,
+                "artists": list(track.artists), "duration": track.duration, "isrc": self.isrc}
 
 
-NO_TITLE, NO_DURATION = "no title", "no duration"
-
-
-@dataclass(frozen=True)
-class Judgement:
-    title_score: float
-    duration_delta: float | None
-    refusal: str | None  # None: acceptable
-
-    @property
-    def undecided(self) -> bool:
-        """Acceptable, or refused only for want of a title or duration (a watch page has them)."""
-        return self.refusal in (None, NO_TITLE, NO_DURATION)
-
-
-def judge(expected: Expected, title: str | None, duration: float | None, uploader: str | None = None) -> Judgement:
-    """Check one candidate's title (and uploader) and duration against the track."""
-    seen = set(words(f"{title or ''} {uploader or ''}"))
-    name = _key_words(expected.name)
-    artist = _key_words(expected.artist) if expected.artist else set()
-    score = _share_found(name, seen)
-    if artist:
-        score = TITLE_WEIGHT * score + (1 - TITLE_WEIGHT) * _share_found(artist, seen)
-    score = round(score, 3)
-    delta = None if duration is None or expected.duration is None else round(duration - expected.duration, 1)
-
-    if title is None:
-        return Judgement(score, delta, NO_TITLE)
-    if score < TITLE_THRESHOLD:
-        return Judgement(score, delta, f"title matches {score:.2f} of the track's words, below {TITLE_THRESHOLD}")
-    announced = set(words(f"{expected.title} {expected.artist}"))
-    if "mix" in announced:
-        announced.add("remix")  # "(X Mix)" and "(X Remix)" name the same recording
-    other = sorted((set(words(title)) & _OTHER_VERSION) - announced)
-    if other:
-        return Judgement(score, delta, f"the title says {', '.join(other)}; the track's does not")
-    if duration is None:
-        return Judgement(score, delta, NO_DURATION)
-    tolerance = expected.tolerance()
-    if tolerance is None:
-        low, high = SONG_LENGTH_RANGE
-        if not low <= duration <= high:
-            return Judgement(score, delta, f"{duration:.0f} s is not a song's length ({low:.0f} to {high:.0f} s)")
-    elif abs(delta) > tolerance:
-        return Judgement(score, delta, f"{duration:.0f} s, the track is {expected.duration:.0f} s "
-                                       f"(more than {tolerance:.0f} s apart)")
-    return Judgement(score, delta, None)
+def undecided(verdict: Verdict, candidate: Candidate) -> bool:
+    """Acceptable, or refused only for want of what a watch page has (a title, a duration,
+    the channel that may name the artist)."""
+    return verdict.refusal in (None, NO_TITLE, NO_DURATION) or (
+        verdict.refusal == NO_ARTIST and candidate.channel is None)
 
 
 def classify_error(message: str) -> str:
@@ -381,34 +291,50 @@ class YouTubeRecoverer:
         Raises YouTubeBlocked; every other problem is an outcome."""
         track_id = int(track_id)
         entry = self.youtube_map.get(track_id)
-        expected = Expected.of(metadata, entry)
-        run = _Run(expected, self.section_start)
-        if expected is None:
+        wanted = Wanted.of(metadata, entry)
+        run = _Run(wanted, self.section_start)
+        if wanted is None:
             return run.outcome("none", "no Deezer metadata and no id map entry: nothing to search for")
-        if entry is not None:
-            video_id, refusal = map_video_id(entry, self.endpoints)
-            candidate = run.add("map", video_id)
-            if refusal:
-                candidate["reason"] = refusal
-            else:
-                audio = self._try(video_id, candidate, run, Path(dest))
+        dest = Path(dest)
+        for source in SOURCES:
+            try:
+                candidates = self._candidates(source, entry, run)
+            except _Transient as error:
+                return run.outcome("failed", f"the {source.replace('_', ' ')} failed: {error}")
+            for video_id, candidate in candidates:
+                audio = self._try(video_id, candidate, run, dest)
                 if audio:
+                    run.evidence["found_by"] = source
                     return run.outcome("ok", audio=audio, video_id=video_id)
-
-        run.evidence["query"] = expected.query
-        try:
-            entries = self._search(expected.query)
-        except _Transient as error:
-            return run.outcome("failed", f"the search failed: {error}")
-        for video_id, candidate in self._shortlist(entries, run):
-            audio = self._try(video_id, candidate, run, Path(dest))
-            if audio:
-                return run.outcome("ok", audio=audio, video_id=video_id)
-        if run.transient:
-            return run.outcome("failed", run.transient[-1])
+            if run.transient:  # a later source might choose another video than a healthy run
+                return run.outcome("failed", run.transient[-1])
         return run.outcome("none", f"no acceptable video among {len(run.candidates)} candidates")
 
-    def _shortlist(self, entries: list[dict], run: _Run) -> list[tuple[str, dict]]:
+    def _candidates(self, source: str, entry: Mapping[str, Any] | None, run: _Run) -> list[tuple[str, dict]]:
+        """The candidates ``source`` offers, best first (none when it has nothing to ask)."""
+        wanted = run.wanted
+        music = self.endpoints.youtube_music_search_url != "off"
+        if source == "id_map":
+            if entry is None:
+                return []
+            video_id, refusal = map_video_id(entry, self.endpoints)
+            candidate = run.add("id_map", video_id)
+            if refusal:
+                candidate["reason"] = refusal
+                return []
+            return [(video_id, candidate)]
+        if source == "isrc" and not (music and wanted.isrc):
+            return []
+        if source == "music_search" and not (music and wanted.track.artists):
+            return []  # without Deezer's metadata the video search alone asks for the query
+        query = wanted.isrc if source == "isrc" else wanted.query
+        run.evidence["queries"][source] = query
+        if source == "search":
+            run.evidence["query"] = query
+        template = self.endpoints.youtube_search_url if source == "search" else self.endpoints.youtube_music_search_url
+        return self._shortlist(self._search(template, query), run, source)
+
+    def _shortlist(self, entries: list[dict], run: _Run, source: str) -> list[tuple[str, dict]]:
         """Search results worth resolving, best first, judged on what the search page says."""
         ranked = []
         for rank, entry in enumerate(entries):
@@ -416,15 +342,14 @@ class YouTubeRecoverer:
             if not _VIDEO_ID.fullmatch(str(video_id)):
                 video_id = video_id_of(str(entry.get("url")))
             if video_id is not None and video_id in run.seen:
-                continue  # the map's video again: judged already
-            candidate = run.add("search", video_id, entry.get("title"), entry.get("duration"))
+                continue  # judged already, from an earlier source
+            candidate = run.add(source, video_id, entry.get("title"), entry.get("duration"))
             if video_id is None:
                 candidate["reason"] = "the search result is not a video"
                 continue
-            verdict = run.judge(candidate, entry.get("title"), entry.get("duration"),
-                                entry.get("uploader") or entry.get("channel"))
-            if verdict.undecided:
-                ranked.append((-verdict.title_score, abs(verdict.duration_delta or 0.0), rank, video_id, candidate))
+            verdict, seen = run.judge(candidate, entry)
+            if undecided(verdict, seen):
+                ranked.append((-verdict.score, abs(verdict.duration_delta or 0.0), rank, video_id, candidate))
         return [(video_id, candidate) for *_, video_id, candidate in sorted(ranked)]
 
     def _try(self, video_id: str, candidate: dict, run: _Run, dest: Path) -> StoredAudio | None:
@@ -436,13 +361,12 @@ class YouTubeRecoverer:
                 time.sleep(BACKOFF * 2 ** (attempt - 1))
             try:
                 info = self._resolve(video_id)
-                verdict = run.judge(candidate, info.get("title"), info.get("duration"),
-                                    info.get("uploader") or info.get("channel"))
+                verdict, _ = run.judge(candidate, info)
                 if verdict.refusal:
                     return None
                 info = self._choose_format(info)
                 media_url = self._media_url(info)
-                start = self._start(info.get("duration"), run.expected.duration)
+                start = self._start(info.get("duration"), run.wanted.track.duration)
                 audio = self._fetch(media_url, info.get("http_headers"), start, info.get("duration"), dest, run)
             except _Refused as refusal:
                 candidate.update(verdict="refused", reason=str(refusal))
@@ -513,8 +437,7 @@ class YouTubeRecoverer:
                 raise _Refused(f"the watch page points at {urlsplit(target).hostname!r}, not a configured media host")
         return self._run_ydl(lambda ydl: ydl.process_ie_result(info, download=False), "resolve")
 
-    def _search(self, query: str) -> list[dict]:
-        template = self.endpoints.youtube_search_url
+    def _search(self, template: str, query: str) -> list[dict]:
         url = (f"ytsearch{self.search_results}:{query}" if template == "ytsearch"
                else template.replace("{query}", quote_plus(query)))
         problem = ""
@@ -594,18 +517,21 @@ class YouTubeRecoverer:
 class _Run:
     """The evidence gathered while recovering one track."""
 
-    def __init__(self, expected: Expected | None, section_rule: str | float) -> None:
-        self.expected = expected
+    def __init__(self, wanted: Wanted | None, section_rule: str | float) -> None:
+        self.wanted = wanted
         self.candidates: list[dict] = []
         self.seen: set[str] = set()
         self.transient: list[str] = []
         self.bytes_fetched = 0
+        track = wanted.track if wanted else None
         self.evidence: dict[str, Any] = {
-            "expected": expected.as_dict() if expected else None,
-            "duration_checked": bool(expected and expected.duration),
-            "duration_tolerance": round(expected.tolerance(), 1) if expected and expected.duration else None,
-            "title_threshold": TITLE_THRESHOLD,
-            "query": None,
+            "expected": wanted.as_dict() if wanted else None,
+            "duration_checked": bool(track and track.duration),
+            "duration_tolerance": round(track.tolerance(), 1) if track and track.duration else None,
+            "rules": rules(),
+            "query": None,           # the video search's, when it was asked
+            "queries": {},           # every search asked, by source
+            "found_by": None,        # the source of the accepted candidate
             "section_rule": section_rule,
             "section_start": None,
             "candidates": self.candidates,
@@ -615,17 +541,20 @@ class _Run:
         if video_id:
             self.seen.add(video_id)
         candidate = {"source": source, "video_id": video_id, "title": _text(title), "duration": _number(duration),
-                     "title_score": None, "duration_delta": None, "verdict": "refused", "reason": None}
+                     "channel": None, "title_score": None, "duration_delta": None, "checks": None,
+                     "verdict": "refused", "reason": None}
         self.candidates.append(candidate)
         return candidate
 
-    def judge(self, candidate: dict, title: object, duration: object, uploader: object = None) -> Judgement:
-        assert self.expected is not None
-        verdict = judge(self.expected, _text(title), _number(duration), _text(uploader))
-        candidate.update(title=_text(title), duration=_number(duration), title_score=verdict.title_score,
-                         duration_delta=verdict.duration_delta,
+    def judge(self, candidate: dict, info: Mapping[str, Any]) -> tuple[Verdict, Candidate]:
+        """Judge a search entry or a watch page's info; the candidate's record is updated."""
+        assert self.wanted is not None
+        seen = Candidate.from_info(info)
+        verdict = judge(self.wanted.track, seen)
+        candidate.update(title=seen.title, duration=seen.duration, channel=seen.channel, title_score=verdict.score,
+                         duration_delta=verdict.duration_delta, checks=verdict.checks,
                          verdict="refused" if verdict.refusal else "acceptable", reason=verdict.refusal)
-        return verdict
+        return verdict, seen
 
     def outcome(self, status: str, error: str | None = None, *, audio: StoredAudio | None = None,
                 video_id: str | None = None) -> YouTubeOutcome:

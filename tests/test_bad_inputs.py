@@ -46,7 +46,7 @@ QUOTA_KWARGS = {"quota_calls": FAST_QUOTA["quota"], "quota_window": FAST_QUOTA["
 MAPPED_TRACK = 79472617  # "Another Chance (Radio Edit)" by Roger Sanchez, video NMg2mhqJR8g (240 s)
 MAPPED_VIDEO = "NMg2mhqJR8g"
 # The local web's services, by path; a request for anything else came from a URL we were handed.
-SERVED_PATH = re.compile(r"^/(zenodo|github|deezer|cdn/stream|youtube/(watch|results)|media)/?")
+SERVED_PATH = re.compile(r"^/(zenodo|github|deezer|cdn/stream|youtube/(watch|results|music/search)|media)/?")
 WATCH_QUERY = re.compile(r"v=[A-Za-z0-9_-]{11}")
 
 
@@ -224,7 +224,7 @@ def test_bad_map_entries_are_refused_per_track_and_only_youtube_ids_are_fetched(
         assert row.youtube_status == "none" and row.audio_path is None, url
         assert "no acceptable video" in row.audio_error
         [candidate] = row.match_evidence["candidates"]
-        assert (candidate["source"], candidate["video_id"], candidate["verdict"]) == ("map", None, "refused"), url
+        assert (candidate["source"], candidate["video_id"], candidate["verdict"]) == ("id_map", None, "refused"), url
         assert candidate["reason"].startswith("the id map URL"), url
 
     # Only the local web's own services were asked, and yt-dlp and ffmpeg only for

@@ -269,6 +269,11 @@ def test_report_adds_up_to_the_manifest(demo, tmp_path):
     assert histogram == [sum(1 for s in scores if min(19, int(round(s * 20, 4))) == i) for i in range(20)]
     rows = table_rows(markdown, "YouTube match scores")
     assert sum(int(cells[0]) for cells in rows.values() if cells[0].isdigit()) == len(scores)
+    # Which source found each clip's video: the report's counts are the dataset's.
+    found = Counter(f for split in built.values()
+                                for f, src in zip(split["youtube_found_by"], split["audio_source"]) if src == "youtube")
+    assert report["youtube_match_scores"]["found_by"] == dict(found)
+    assert found["isrc"] and found["id_map"]  # the demo's art tracks are found by their ISRC first
 
 
 # --- export -------------------------------------------------------------------------------

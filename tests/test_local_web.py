@@ -287,6 +287,7 @@ def test_env_and_config_point_at_the_server(web):
         "youtube_watch_url": f"{base}/youtube/watch?v={{video_id}}",
         "media_hosts": "127.0.0.1",
         "youtube_search_url": f"{base}/youtube/results?search_query={{query}}",
+        "youtube_music_search_url": f"{base}/youtube/music/search?q={{query}}",
     }
 
 

@@ -176,3 +176,31 @@ def test_split_sizes_add_up_per_split_counter(subset_scenario, tmp_path):
             assert paper.get(track_id, "unassigned") == split
             counted[split] += 1
     assert sum(counted.values()) == 120
+
+
+def test_artist_names_come_in_english_unless_another_language_is_asked_for(tmp_path):
+    """Deezer localizes names by the caller's IP; the local web plays that for a share of
+    artists. Every call asks for English (api_language, default "en")."""
+    scenario = Scenario.from_shared_data()
+    localized = [t for t in scenario.tracks if scenario.tracks[t].artist_name_localized][:2]
+    plain = next(t for t in scenario.tracks if not scenario.tracks[t].artist_name_localized)
+    ids = [*localized, plain]
+    assert len(localized) == 2
+    with LocalWeb(scenario, quota=500, window=0.5) as web:
+        english = build(web, tmp_path / "en", track_ids=ids)
+        korean = build(web, tmp_path / "ko", track_ids=ids, api_language="ko")
+        with pytest.raises(ValueError, match="api_language"):
+            build(web, tmp_path / "bad", track_ids=ids, api_language="en; DROP")
+    names = {split: {row["track_id"]: row["artist_name"] for row in rows}
+             for split, rows in (("en", _rows(english)), ("ko", _rows(korean)))}
+    for track_id in localized:
+        spec = scenario.tracks[track_id]
+        assert names["en"][track_id] == spec.artist_name
+        assert names["ko"][track_id] == spec.artist_name_localized != spec.artist_name
+    assert names["en"][plain] == names["ko"][plain] == scenario.tracks[plain].artist_name
+    versions = {row["track_id"]: row["title_version"] for row in _rows(english)}
+    assert versions == {t: scenario.tracks[t].title_version for t in ids}
+
+
+def _rows(dataset) -> list[dict]:
+    return [row for split in dataset.values() for row in split]

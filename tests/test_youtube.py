@@ -20,9 +20,10 @@ from deezer_tags.relay import ATTEMPTS as RELAY_ATTEMPTS
 from deezer_tags.sources import Endpoints, resolve_endpoints
 from deezer_tags.testing import Faults, LocalWeb, Scenario
 from deezer_tags.testing.faults import MEDIA_FAULTS
+from deezer_tags.testing.scenario import art_track_id
 from deezer_tags.testing.scenario import video_id_of as served_video_id
 from deezer_tags.youtube import (
-    ATTEMPTS, Expected, YouTubeBlocked, YouTubeRecoverer, classify_error, judge, map_video_id, parse_youtube_map,
+    ATTEMPTS, YouTubeBlocked, YouTubeRecoverer, classify_error, map_video_id, parse_youtube_map,
     video_id_of,
 )
 
@@ -104,7 +105,7 @@ def test_a_good_map_entry_gives_a_30s_section_of_its_video(web, scenario, youtub
     assert evidence["section_start"] == 240 / 2 - 15
     assert evidence["query"] is None  # the map's video was good: no search
     [candidate] = evidence["candidates"]
-    assert candidate["source"] == "map" and candidate["verdict"] == "accepted"
+    assert candidate["source"] == "id_map" and candidate["verdict"] == "accepted"
     assert candidate["title"] == scenario.videos[MAPPED_VIDEO].title and candidate["duration"] == 240
     assert candidate["title_score"] >= 0.7 and candidate["duration_delta"] == -1
     assert web.count("/youtube/results") == 0
@@ -174,7 +175,7 @@ def test_a_wrong_map_video_is_refused_and_the_search_finds_the_right_one(web, sc
 
     assert (outcome.status, outcome.video_id) == ("ok", right.video_id)
     refused, *searched = outcome.evidence["candidates"]
-    assert (refused["source"], refused["video_id"], refused["verdict"]) == ("map", wrong_video, "refused")
+    assert (refused["source"], refused["video_id"], refused["verdict"]) == ("id_map", wrong_video, "refused")
     assert refused["duration_delta"] == scenario.videos[wrong_video].duration - track.duration
     assert "apart" in refused["reason"]
     assert outcome.evidence["query"] == f"{track.artist_name} {track.title}"
@@ -216,10 +217,10 @@ def test_a_bad_map_url_is_refused_never_requested_and_the_search_used(web, scena
         outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
 
     refused = outcome.evidence["candidates"][0]
-    assert (refused["source"], refused["video_id"], refused["verdict"]) == ("map", None, "refused")
+    assert (refused["source"], refused["video_id"], refused["verdict"]) == ("id_map", None, "refused")
     assert "id map URL" in refused["reason"]
     youtube = [r for r in web.requests if r.path.startswith("/youtube/")]
-    assert youtube[0].path == "/youtube/results"  # the search came first: the map URL was not used
+    assert youtube[0].path in ("/youtube/music/search", "/youtube/results")  # a search came first: the map URL was not used
     assert not any(r.path.startswith("/evil") for r in web.requests)
     assert (outcome.status, outcome.video_id) == ("ok", MAPPED_VIDEO)  # the search found the real one
     assert not Path("/tmp/pwned").exists()
@@ -266,7 +267,7 @@ def test_a_bot_check_raises_youtube_blocked_at_once(scenario, youtube_map, tmp_p
             recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
         assert "429" in raised.value.detail
         assert [r.status for r in web.requests] == [429]  # no retry loop, no search after it
-        assert web.requests[0].path == ("/youtube/watch" if in_map else "/youtube/results")
+        assert web.requests[0].path == ("/youtube/watch" if in_map else "/youtube/music/search")
     assert leftovers(tmp_path) == []
 
 
@@ -368,23 +369,6 @@ def test_errors_are_classified(message, kind):
     assert classify_error(message) == kind
 
 
-@pytest.mark.parametrize("title, duration, accepted", [
-    ("Roger Sanchez - Another Chance (Radio Edit) (HQ)", 240, True),
-    ("Another Chance [Official Audio]", 250, True),              # every title word, no artist
-    ("ROGER SÁNCHEZ — ANOTHER CHANCE", 241, True),              # case, accents, punctuation
-    ("Roger Sanchez - Another Chance", 241 + 25, False),         # beyond max(15 s, 10 %)
-    ("Roger Sanchez - Another Chance", 241 + 23, True),
-    ("Roger Sanchez - Another Chance (Live at Ibiza)", 241, False),  # another recording
-    ("Roger Sanchez - Another Day", 241, False),                 # the artist's other song
-    ("Roger Sanchez - Full Album", 3600, False),
-])
-def test_judge(title, duration, accepted):
-    expected = Expected.of({"title": "Another Chance (Radio Edit)", "title_short": "Another Chance",
-                            "artist_name": "Roger Sanchez", "duration": 241}, None)
-    verdict = judge(expected, title, duration)
-    assert (verdict.refusal is None) == accepted, verdict
-
-
 def test_a_section_ffmpeg_recovered_from_a_reset_is_refused_and_cut_again(tmp_path):
     """Found by the reliability campaign: a connection reset during ffmpeg's seek is
     reopened by ffmpeg, which then writes a clip shifted by a frame. Its log says so; the
@@ -434,3 +418,59 @@ def test_clips_cut_under_slow_and_damaged_media_bodies_are_the_fault_free_ones(s
     kept = {track: sha for track, sha in faulted.items() if sha is not None}
     assert len(kept) >= len(tracks) // 2
     assert kept == {track: clean[track] for track in kept}
+
+
+# -- YouTube Music first ----------------------------------------------------------------------
+
+def test_a_track_no_search_finds_is_recovered_by_its_isrc_on_youtube_music(youtube_map, tmp_path):
+    """No preview, not in the id map, and a video search that returns only unrelated
+    uploads: YouTube Music's song search for the ISRC finds the art track."""
+    scenario = Scenario.from_shared_data(seed=1, art_track_fraction=1.0, track_ids=[541854, MAPPED_TRACK])
+    track_id = 541854
+    assert track_id not in youtube_map
+    track = scenario.tracks[track_id]
+    unrelated = scenario.add_video("unrelated01", f"{track.title_short} Lyrics Compilation Best Of", 3600)
+    meta = {**metadata(scenario, track_id), "isrc": track.isrc}
+    with LocalWeb(scenario) as web, YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+        outcome = recoverer.recover(track_id, meta, tmp_path / "x.mp3")
+        searched = [r.query for r in web.requests if r.path == "/youtube/music/search"]
+
+    art = art_track_id(scenario.seed, track_id)
+    assert (outcome.status, outcome.video_id, outcome.evidence["found_by"]) == ("ok", art, "isrc")
+    assert searched == [f"q={track.isrc}"]  # the ISRC first, and it was enough
+    [candidate] = outcome.evidence["candidates"]
+    assert candidate["source"] == "isrc" and candidate["channel"] == f"{track.artist_name} - Topic"
+    assert candidate["checks"]["art_track"] is True and candidate["checks"]["duration_tolerance"] == 4.0
+    assert unrelated.video_id not in {c["video_id"] for c in outcome.evidence["candidates"]}
+    assert abs(soundfile.info(str(tmp_path / "x.mp3")).duration - 30.0) < 0.2
+
+
+def test_the_sources_are_asked_in_order_and_the_first_acceptable_wins(scenario, youtube_map, tmp_path):
+    """ISRC search (no art track), the id map's (wrong) video, the music search by name (its
+    art track is found by name only), then no video search at all."""
+    track_id = next(mapped_tracks(scenario, youtube_map, wrong=True))
+    track = scenario.tracks[track_id]
+    world = Scenario.from_shared_data(seed=1, wrong_video_fraction=0.1, art_track_fraction=1.0)
+    isrc = "ZZ0000000001"  # no song has it
+    meta = {**metadata(world, track_id), "isrc": isrc}
+    with LocalWeb(world) as web, YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+        outcome = recoverer.recover(track_id, meta, tmp_path / "x.mp3")
+        asked = [(r.path, r.query) for r in web.requests if r.path.startswith("/youtube/") and r.path != "/youtube/watch"]
+
+    assert world.tracks[track_id] == track
+    assert outcome.status == "ok" and outcome.evidence["found_by"] == "music_search"
+    assert outcome.video_id == art_track_id(world.seed, track_id)
+    assert [c["source"] for c in outcome.evidence["candidates"]][:1] == ["id_map"]
+    assert outcome.evidence["candidates"][0]["verdict"] == "refused"
+    assert [p for p, _ in asked] == ["/youtube/music/search", "/youtube/music/search"]  # no video search
+    assert asked[0][1] == f"q={isrc}"
+    assert outcome.evidence["queries"] == {"isrc": isrc, "music_search": f"{track.artist_name} {track.title}"}
+
+
+def test_youtube_music_can_be_turned_off(web, scenario, youtube_map, tmp_path):
+    endpoints = resolve_endpoints({**web.config_kwargs(), "youtube_music_search_url": "off"}, environ={})
+    meta = {**metadata(scenario, MAPPED_TRACK), "isrc": scenario.tracks[MAPPED_TRACK].isrc}
+    with YouTubeRecoverer(endpoints, youtube_map) as recoverer:
+        outcome = recoverer.recover(MAPPED_TRACK, meta, tmp_path / "x.mp3")
+    assert (outcome.status, outcome.evidence["found_by"]) == ("ok", "id_map")
+    assert web.count("/youtube/music/") == 0

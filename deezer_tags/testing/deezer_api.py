@@ -39,11 +39,11 @@ def _pictures(prefix: str, kind: str, item_id: int) -> dict[str, str]:
     return {f"{prefix}_{name}": f"{_IMAGES}/{kind}/{md5}/{size}-000000-80-0-0.jpg" for name, size in _SIZES}
 
 
-def _artist(track: TrackSpec, now: int) -> dict[str, object]:
+def _artist(track: TrackSpec, now: int, english: bool) -> dict[str, object]:
     aid = track.artist_id
     return {
         "id": aid,
-        "name": track.artist_name,
+        "name": track.artist_name if english or not track.artist_name_localized else track.artist_name_localized,
         "link": f"https://www.deezer.com/artist/{aid}",
         "share": _share("artist", aid, now),
         "picture": f"https://api.deezer.com/artist/{aid}/image",
@@ -68,10 +68,12 @@ def _album(track: TrackSpec) -> dict[str, object]:
     }
 
 
-def track_body(track: TrackSpec, preview_url: str, now: int) -> bytes:
-    """The /track/{id} body; ``preview_url`` is "" for a track without a preview."""
+def track_body(track: TrackSpec, preview_url: str, now: int, *, english: bool = True) -> bytes:
+    """The /track/{id} body; ``preview_url`` is "" for a track without a preview. Unless
+    ``english`` (the caller sent Accept-Language: en), names come localized, as Deezer
+    gives them by the caller's IP (see scenario.LOCALIZED_ARTIST_PERCENT)."""
     tid = track.id
-    artist = _artist(track, now)
+    artist = _artist(track, now, english)
     body = {
         "id": tid,
         "readable": track.readable,

@@ -19,7 +19,7 @@ from .audio import ByteCache, media_mp3, preview_mp3
 from .faults import unit
 from .scenario import Scenario
 from .signing import PreviewSigner
-from .urls import API_PREFIX, CDN_PREFIX, FILE_PATHS, MEDIA_PREFIX, SEARCH_PATH, TRACK_PREFIX, WATCH_PATH
+from .urls import API_PREFIX, CDN_PREFIX, FILE_PATHS, MEDIA_PREFIX, MUSIC_SEARCH_PATH, SEARCH_PATH, TRACK_PREFIX, WATCH_PATH
 
 AUDIO = "audio/mpeg"
 TEXT = "text/plain; charset=utf-8"
@@ -48,7 +48,7 @@ def error_page(status: int, title: str) -> bytes:
 
 
 def kind_of(path: str) -> str:
-    """Which service a path belongs to: api, cdn, media, file, watch, search or other."""
+    """Which service a path belongs to: api, cdn, media, file, watch, search, music_search or other."""
     if path.startswith(API_PREFIX):
         return "api"
     if path.startswith(CDN_PREFIX):
@@ -61,6 +61,8 @@ def kind_of(path: str) -> str:
         return "watch"
     if path == SEARCH_PATH:
         return "search"
+    if path == MUSIC_SEARCH_PATH:
+        return "music_search"
     return "other"
 
 
@@ -95,13 +97,14 @@ class Endpoints:
         self._audio = audio
 
     def reply(self, kind: str, path: str, query: str, *, admitted: bool, base: str,
-              youtube_blocked: bool = False) -> Reply:
+              youtube_blocked: bool = False, language: str = "") -> Reply:
         """The answer to a request that got past faults; ``admitted``: within the API quota;
-        ``youtube_blocked``: YouTube takes us for a bot (429 on watch and search pages)."""
-        if youtube_blocked and kind in ("watch", "search"):
+        ``youtube_blocked``: YouTube takes us for a bot (429 on watch and search pages);
+        ``language``: the request's Accept-Language (the API answers in English for "en")."""
+        if youtube_blocked and kind in ("watch", "search", "music_search"):
             return Reply(429, youtube.blocked_page(), HTML)
         if kind == "api":
-            return self._api(path, admitted, base)
+            return self._api(path, admitted, base, english=language.strip().lower()[:2] == "en")
         if kind == "cdn":
             return self._cdn(path, query)
         if kind == "media":
@@ -112,9 +115,11 @@ class Endpoints:
             return self._watch(query, base)
         if kind == "search":
             return self._search(query, base)
+        if kind == "music_search":
+            return self._music_search(query, base)
         return text(404, "Not Found")
 
-    def _api(self, path: str, admitted: bool, base: str) -> Reply:
+    def _api(self, path: str, admitted: bool, base: str, english: bool) -> Reply:
         if not admitted:
             return Reply(200, deezer_api.QUOTA_EXCEEDED, deezer_api.CONTENT_TYPE)
         ident = path[len(TRACK_PREFIX):] if path.startswith(TRACK_PREFIX) else ""
@@ -127,7 +132,7 @@ class Endpoints:
         preview = ""
         if track.preview != "none":
             preview = base + self._signer.sign(self.scenario.preview_key(track.id), now)
-        return Reply(200, deezer_api.track_body(track, preview, int(now)), deezer_api.CONTENT_TYPE)
+        return Reply(200, deezer_api.track_body(track, preview, int(now), english=english), deezer_api.CONTENT_TYPE)
 
     def _cdn(self, path: str, query: str) -> Reply:
         match = _PREVIEW_NAME.match(path[len(CDN_PREFIX):])
@@ -148,7 +153,7 @@ class Endpoints:
         match = _MEDIA_NAME.match(path[len(MEDIA_PREFIX):])
         if match and match[1] in self.scenario.media_overrides:
             return Reply(200, self.scenario.media_overrides[match[1]], AUDIO, ranged=True)
-        video = self.scenario.videos.get(match[1]) if match else None
+        video = self.scenario.video(match[1]) if match else None
         if video is None:
             return text(404, "Not Found")
         body = self._audio.get(("media", video.video_id, video.duration),
@@ -157,7 +162,7 @@ class Endpoints:
 
     def _watch(self, query: str, base: str) -> Reply:
         vid = (parse_qs(query).get("v") or [""])[0]
-        video = self.scenario.videos.get(vid)
+        video = self.scenario.video(vid)
         if video is None:
             return Reply(404, youtube.not_found_page(vid), HTML)
         return Reply(200, youtube.watch_page(video, base), HTML)
@@ -168,4 +173,12 @@ class Endpoints:
         wanted = (params.get("n") or [""])[0]
         n = int(wanted) if wanted.isdigit() else SEARCH_RESULTS
         results = youtube.search(list(self.scenario.videos.values()), terms, n)
+        return Reply(200, youtube.search_page(results, terms, base), youtube.RSS)
+
+    def _music_search(self, query: str, base: str) -> Reply:
+        """YouTube Music's song search: an ISRC finds its art track, words search the art
+        tracks' titles and artists."""
+        terms = (parse_qs(query).get("q") or [""])[0].strip()
+        by_isrc = self.scenario.art_track_by_isrc(terms.upper()) if youtube.ISRC.fullmatch(terms.upper()) else None
+        results = [by_isrc] if by_isrc else youtube.search(self.scenario.art_tracks(), terms, SEARCH_RESULTS)
         return Reply(200, youtube.search_page(results, terms, base), youtube.RSS)

@@ -73,6 +73,9 @@ class TrackSpec:
     track_position: int
     readable: bool
     preview: PreviewState
+    # The name the API gives callers in Korea unless they ask for English ("" when the same).
+    artist_name_localized: str = ""
+    contributors: tuple[str, ...] = ()  # other credited artists (the main one is always credited)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,10 @@ class VideoSpec:
     title: str
     duration: int  # seconds
     wrong: bool = False  # far from the track's duration: a full album, a TV clip
+    # An art track (YouTube Music's upload of the master): the "Artist - Topic" channel and
+    # the artist, which its watch page carries; None for an ordinary video.
+    channel: str | None = None
+    artist: str | None = None
 
 
 _ADJECTIVES = (
@@ -99,6 +106,7 @@ _NOUNS = (
 )
 _COUNTRIES = ("GB", "US", "FR", "DE", "SE", "NL", "IT", "ES")
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")  # fullmatch: "$" would let a trailing newline in
 
 
@@ -115,6 +123,24 @@ class _Draw:
 
     def pick(self, items: Sequence[str]) -> str:
         return items[self.below(len(items))]
+
+
+# Deezer localizes artist names by the caller's IP (the earlier crawl, run from Korea, got
+# Hangul names for 255 of the id map's 12,640 queries: "프린스" for Prince). This share of
+# artists gets a localized name here, which the API gives unless asked for English.
+LOCALIZED_ARTIST_PERCENT = 2
+
+
+def localized(name: str) -> str:
+    """A Hangul stand-in for a localized name: one syllable per letter. Not a real
+    transliteration; what matters is that YouTube titles do not carry it."""
+    return "".join(chr(0xAC00 + 429 * (ord(c) - 97)) if "a" <= c <= "z" else c for c in name.casefold())
+
+
+def art_track_id(seed: int, track_id: int) -> str:
+    """The video id of a track's art track: 11 characters drawn from the track id."""
+    draw = _Draw(seed, "art-track", track_id)
+    return "".join(draw.pick(_ID_CHARS) for _ in range(11))
 
 
 def _synthetic_name(seed: int, kind: str, key: int) -> str:
@@ -214,6 +240,7 @@ class Scenario:
         dead_preview_fraction: float = 0.0,
         wrong_video_fraction: float = 0.0,
         previewless_in_map: bool = False,
+        art_track_fraction: float = 0.0,
     ) -> None:
         missing = set(SHARED_FILES) - set(files)
         if missing:
@@ -246,6 +273,11 @@ class Scenario:
             ids, lambda tid: self._track(tid, artists.get(tid), youtube_map.get(str(tid)))
         )
         self.videos: dict[str, VideoSpec] = self._videos(youtube_map, wrong_video_fraction)
+        # Tracks with an art track on YouTube Music (found by ISRC or name), made on demand.
+        art = sorted(ids)
+        random.Random(f"{seed}:art-tracks").shuffle(art)
+        self.art_track_ids: set[int] = set(art[:round(art_track_fraction * len(ids))])
+        self._art_tracks: dict[str, int] = {art_track_id(seed, t): t for t in self.art_track_ids}
         self._preview_keys: dict[str, int] | None = None
         # Bodies served instead of the healthy ones (see the class docstring).
         self.api_overrides: dict[int, bytes] = {}
@@ -263,6 +295,7 @@ class Scenario:
         dead_preview_fraction: float = 0.0,
         wrong_video_fraction: float = 0.0,
         previewless_in_map: bool = False,
+        art_track_fraction: float = 0.0,
     ) -> Scenario:
         """A scenario serving the real files from ``data_dir`` (default: ``shared_data_dir()``)."""
         root = Path(data_dir) if data_dir is not None else shared_data_dir()
@@ -271,6 +304,7 @@ class Scenario:
             files, track_ids=track_ids, seed=seed, no_data_fraction=no_data_fraction,
             no_preview_fraction=no_preview_fraction, dead_preview_fraction=dead_preview_fraction,
             wrong_video_fraction=wrong_video_fraction, previewless_in_map=previewless_in_map,
+            art_track_fraction=art_track_fraction,
         )
 
     def _track(self, tid: int, artist_id: int | None, mapped: dict[str, str] | None) -> TrackSpec:
@@ -312,6 +346,8 @@ class Scenario:
             track_position=1 + draw.below(14),
             readable=not (preview == "none" and draw.below(2)),  # like Deezer: some unreadable
             preview=preview,
+            artist_name_localized=(localized(artist_name) if _Draw(seed, "localized", artist_id).below(100)
+                                   < LOCALIZED_ARTIST_PERCENT else ""),
         )
 
     def _videos(self, youtube_map: dict[str, dict[str, str]], wrong_fraction: float) -> dict[str, VideoSpec]:
@@ -338,6 +374,25 @@ class Scenario:
             raise ValueError(f"a video id is 11 characters of [A-Za-z0-9_-], not {video_id!r}")
         self.videos[video_id] = VideoSpec(video_id, track_id, title, duration, wrong)
         return self.videos[video_id]
+
+    def video(self, video_id: str) -> VideoSpec | None:
+        """A video of the YouTube stand-in: an uploaded one, or a track's art track."""
+        video = self.videos.get(video_id)
+        if video is None and video_id in self._art_tracks:
+            tid = self._art_tracks[video_id]
+            track = self.tracks[tid]
+            video = VideoSpec(video_id, tid, track.title, track.duration,
+                              channel=f"{track.artist_name} - Topic", artist=track.artist_name)
+        return video
+
+    def art_tracks(self) -> list[VideoSpec]:
+        return [v for v in map(self.video, sorted(self._art_tracks)) if v is not None]
+
+    def art_track_by_isrc(self, isrc: str) -> VideoSpec | None:
+        for tid in self.art_track_ids:
+            if self.tracks[tid].isrc == isrc:
+                return self.video(art_track_id(self.seed, tid))
+        return None
 
     def answers(self, track_id: int) -> TrackSpec | None:
         """The track the API describes for this id, None where it answers "no data"."""

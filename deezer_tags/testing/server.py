@@ -190,7 +190,8 @@ class LocalWeb:
             return
         reply = (fault_reply(fault, self.faults.seed, path, nth)
                  or self._endpoints.reply(kind, path, query, admitted=admitted, base=self._base,
-                                          youtube_blocked=self.youtube_blocked))
+                                          youtube_blocked=self.youtube_blocked,
+                                          language=h.headers.get("Accept-Language", "")))
         if fault in BODY_FAULTS and reply.status != 200:
             fault = None  # body faults spoil good answers only
         if fault == "corrupt_audio":

@@ -12,6 +12,7 @@ TRACK_PREFIX = "/deezer/track/"
 CDN_PREFIX = "/cdn/stream/"
 WATCH_PATH = "/youtube/watch"
 SEARCH_PATH = "/youtube/results"  # ?search_query=...&n=...: an RSS feed of watch URLs
+MUSIC_SEARCH_PATH = "/youtube/music/search"  # ?q=...: YouTube Music's song search, an RSS feed
 MEDIA_PREFIX = "/media/"
 
 # Served path -> Scenario.files key.
@@ -39,4 +40,5 @@ def engine_config(base: str) -> dict[str, str]:
         "youtube_watch_url": base + WATCH_PATH + "?v={video_id}",
         "media_hosts": "127.0.0.1",
         "youtube_search_url": base + SEARCH_PATH + "?search_query={query}",
+        "youtube_music_search_url": base + MUSIC_SEARCH_PATH + "?q={query}",
     }

@@ -21,6 +21,7 @@ from .scenario import VideoSpec
 from .urls import SEARCH_PATH, WATCH_PATH
 
 _TOKEN = re.compile(r"\w+")
+ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}\d{7}")
 RSS = "application/rss+xml; charset=utf-8"
 
 
@@ -46,6 +47,12 @@ def watch_page(video: VideoSpec, base: str) -> bytes:
         "thumbnailUrl": f"{base}/youtube/vi/{video.video_id}/hqdefault.jpg",
         "uploadDate": "2015-01-01",
     }
+    if video.channel:
+        # An art track: yt-dlp's generic extractor reads these as uploader and artist, as its
+        # YouTube extractor gives channel and artist for a YouTube Music upload.
+        info["author"] = {"@type": "Person", "name": video.channel}
+    if video.artist:
+        info["byArtist"] = {"@type": "MusicGroup", "name": video.artist}
     # "</" must not close the script element early: JSON allows escaping the slash.
     ld = json.dumps(info, ensure_ascii=False).replace("</", "<\\/")
     title = html.escape(video.title)
@@ -70,7 +77,7 @@ def search(videos: Iterable[VideoSpec], query: str, n: int) -> list[VideoSpec]:
     """The ``n`` videos whose titles share the most words with ``query`` (ties: by video id);
     a video sharing none is never a result. Crude on purpose: the engine must judge."""
     wanted = _tokens(query)
-    scored = [(len(wanted & _tokens(v.title)), v.video_id, v) for v in videos]
+    scored = [(len(wanted & _tokens(f"{v.title} {v.artist or ''}")), v.video_id, v) for v in videos]
     ranked = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))
     return [video for _, _, video in ranked[:n]]
 
