@@ -27,6 +27,7 @@ from deezer_tags.deezer import RetryPolicy
 from deezer_tags.importer import import_existing
 from deezer_tags.manifest import MANIFEST_NAME
 from deezer_tags.manifest import Manifest
+from deezer_tags.provenance import build_settings
 from deezer_tags.sources import ENDPOINT_FIELDS
 from deezer_tags.sources import resolve_endpoints
 from deezer_tags.sources import resolve_quota
@@ -206,6 +207,10 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         checks = getattr(self, "_verification_mode", None) != datasets.VerificationMode.NO_CHECKS  # unset: streaming
         if checks:
             verify_sources(paths, urls, config.checksums)
+        build.settings = build_settings(
+            config=config.name, source_paths=paths, split_scheme=config.split_scheme, split_file=config.split_file,
+            section_start=config.section_start, quota=build.quota, api_language=endpoints.api_language,
+            youtube=config.youtube)
         sources = parse_sources(paths)
         selected = select_tracks(sources.matrix, config.track_ids, config.max_tracks)
         published = checks and not config.checksums
@@ -231,6 +236,7 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
                 youtube.close()
         split_of = build.split_assignment(config.split_scheme, sources, selected,
                                           folds_path=paths["folds"], split_file=config.split_file)
+        build.report_splits(split_of, audio=config.audio, youtube=config.youtube)
         if config.audio:
             selected = build.with_audio(selected, youtube=config.youtube)
 

@@ -17,7 +17,8 @@ import os
 import socket
 import sqlite3
 import time
-from contextlib import contextmanager
+from collections import Counter
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,7 +37,9 @@ from deezer_tags.manifest import (
 )
 from deezer_tags.matrix import TagMatrix, parse_split_file, parse_tag_matrix
 from deezer_tags.pipeline import Pipeline, PipelineOptions, RunCounts
+from deezer_tags.ffmpeg import ffmpeg_exe
 from deezer_tags.previews import PreviewDownloader
+from deezer_tags.provenance import summarize_runs, tool_versions
 from deezer_tags.sources import PINNED_SHA256, Endpoints, Quota
 from deezer_tags.splits import SPLITS, artist_assignment, merge_artists, paper_assignment, parse_folds
 from deezer_tags.youtube import YouTubeRecoverer
@@ -200,6 +203,10 @@ class Build:
     # The dir a user chose for the build (the datasets cache dir), named when its disk
     # is full or read-only; default: the work dir's parent.
     storage_root: Path | None = None
+    # What shapes the data, for the report's provenance: the config's name, the sources'
+    # sha256, the split scheme, the section rule, the match rules, the quota (see
+    # deezer_tags.provenance). The loading script fills it in.
+    settings: dict = field(default_factory=dict)
 
     @property
     def manifest_path(self) -> Path:
@@ -262,6 +269,7 @@ class Build:
         started = time.monotonic()
         try:
             with self.disk_errors(), Manifest(self.manifest_path) as manifest:
+                run_id = manifest.start_run(self.settings.get("config") or "", len(track_ids))
                 pipeline = Pipeline(
                     manifest, client, self.work_dir, preview_allowed=self.endpoints.is_preview_url,
                     previews=PreviewDownloader(self.endpoints.is_preview_url, pool_size=self.preview_workers),
@@ -270,7 +278,10 @@ class Build:
                 try:
                     counts = pipeline.run(track_ids)
                 except BuildStoppedError as stopped:
+                    with suppress(OSError, sqlite3.Error):  # the stop's own sentence matters more
+                        manifest.finish_run(run_id, "stopped")
                     raise stopped.with_kept(self.tracks_fetched(manifest, track_ids)) from None
+                manifest.finish_run(run_id, "complete")
                 self._write_report(manifest, track_ids, counts, client, time.monotonic() - started,
                                    audio=audio, youtube=youtube is not None)
         finally:
@@ -313,6 +324,24 @@ class Build:
             _write_atomically(self.work_dir / SPLITS_NAME, _csv_text(rows))
         return assignment
 
+    def report_splits(self, split_of: Mapping[int, str], *, audio: bool, youtube: bool) -> None:
+        """Add the counts per split (tracks, and with audio per source) to build_report.json."""
+        path = self.work_dir / REPORT_NAME
+        with Manifest(self.manifest_path, readonly=True) as manifest:
+            rows = {row.track_id: row for row in manifest.rows(split_of)}
+        splits: dict[str, dict] = {}
+        for track_id, split in split_of.items():
+            entry = splits.setdefault(split, {"tracks": 0, **({"with_audio": Counter()} if audio else {})})
+            entry["tracks"] += 1
+            row = rows.get(track_id)
+            if audio and row is not None and _has_audio(row, youtube):
+                entry["with_audio"][row.audio_source] += 1
+        with self.disk_errors():
+            report = json.loads(path.read_text(encoding="utf-8"))
+            report["splits"] = {name: {**e, **({"with_audio": dict(e["with_audio"])} if audio else {})}
+                                for name, e in sorted(splits.items())}
+            _write_atomically(path, json.dumps(report, indent=2) + "\n")
+
     def with_audio(self, track_ids: Sequence[int], *, youtube: bool) -> list[int]:
         """The tracks of `track_ids`, in order, that have a clip for a config (with or without YouTube)."""
         with Manifest(self.manifest_path, readonly=True) as manifest:
@@ -325,6 +354,11 @@ class Build:
         rows = list(manifest.rows(track_ids))
         report: dict = {
             "tracks": len(track_ids),
+            "provenance": {
+                **summarize_runs(manifest.runs()),
+                "versions": tool_versions(ffmpeg_exe() if youtube else None),
+                **self.settings,
+            },
             "metadata": metadata_counts(rows),
             "this_run": {
                 "calls": client.calls_made, "quota_answers": client.quota_answers,

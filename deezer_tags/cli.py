@@ -155,7 +155,17 @@ def _run_demo(args: argparse.Namespace) -> int:
         dataset = load("full", cache_dir, **web.config_kwargs(), checksums=web.checksums(),
                        quota_calls=web.quota, quota_window=web.window, youtube_workers=4)
     print(summary(dataset, cache_dir))
+    print(_demo_report(Path(cache_dir)))
     return 0
+
+
+def _demo_report(cache_dir: Path) -> str:
+    """The report with its plots, in the demo's folder: what a first run should end with."""
+    from deezer_tags.report import PLOTS, write_report
+
+    report = write_report(cache_dir / WORK_DIR_NAME, cache_dir, cache_dir / "report")
+    return "\n".join([f"Report with plots: {report.markdown_path}",
+                      *(f"  {report.out_dir / name}" for name in PLOTS)])
 
 
 def _run_status(args: argparse.Namespace) -> int:

@@ -56,6 +56,15 @@ CREATE TABLE IF NOT EXISTS tracks (
     updated_at  REAL    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- One row per run of a build (see deezer_tags.provenance): a killed run has no finished_at.
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      INTEGER PRIMARY KEY,
+    config      TEXT,
+    tracks      INTEGER,
+    started_at  REAL NOT NULL,
+    finished_at REAL,
+    outcome     TEXT           -- complete, stopped (network, quota, disk: resumable), or NULL: killed
+);
 """
 
 
@@ -200,6 +209,27 @@ class Manifest:
                         "AND (audio_source IS NULL OR audio_source = ? OR ? = ?)",
                         (o.source, o.path, o.sha256, o.duration, o.track_id, o.source, o.source, PREVIEW),
                     )
+
+    def start_run(self, config: str, tracks: int) -> int:
+        with self._writing(), self._db:
+            cursor = self._db.execute("INSERT INTO runs (config, tracks, started_at) VALUES (?, ?, ?)",
+                                      (config, tracks, time.time()))
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, outcome: str) -> None:
+        with self._writing(), self._db:
+            self._db.execute("UPDATE runs SET finished_at = ?, outcome = ? WHERE run_id = ?",
+                             (time.time(), outcome, run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run so far, oldest first (none in a manifest from before runs were kept)."""
+        try:
+            found = self._db.execute(
+                "SELECT run_id, config, tracks, started_at, finished_at, outcome FROM runs ORDER BY run_id").fetchall()
+        except sqlite3.OperationalError:  # opened read-only before the table existed
+            return []
+        keys = ("run_id", "config", "tracks", "started_at", "finished_at", "outcome")
+        return [dict(zip(keys, row)) for row in found]
 
     def rows(self, track_ids: Iterable[int] | None = None) -> Iterator[TrackRow]:
         """Rows in `track_ids` order (all rows by id when None); unknown ids are skipped."""

@@ -25,12 +25,13 @@ from urllib.parse import urlsplit
 
 from deezer_tags import TAGS
 from deezer_tags.build import (
-    FAILED_NAME, FOUND_BY_TITLES, SPLITS_NAME, _audio_counts, _chosen_candidate, found_by, _csv_text, _has_audio, _why_no_audio,
-    _write_atomically,
+    FAILED_NAME, FOUND_BY_TITLES, REPORT_NAME, SPLITS_NAME, _audio_counts, _chosen_candidate, _csv_text, _has_audio,
+    _why_no_audio, _write_atomically, found_by,
 )
 from deezer_tags.errors import UserError
 from deezer_tags.manifest import PREVIEW, YOUTUBE, Manifest, TrackRow
 from deezer_tags.matrix import TagMatrix, parse_tag_matrix
+from deezer_tags.provenance import summarize_runs
 from deezer_tags.sources import Endpoints, resolve_endpoints
 from deezer_tags.splits import SPLITS
 from deezer_tags.status import Counts, count_groups
@@ -54,6 +55,7 @@ class Report:
     scores: list[tuple[int, float, str]]  # (track_id, title_score, candidate source) of accepted YouTube clips
     score_threshold: float | None
     without_audio: list[tuple[int, str, str, str]]
+    provenance: dict | None = None     # build_report.json's, when the build wrote one
 
     @property
     def markdown_path(self) -> Path:
@@ -76,13 +78,70 @@ def write_report(work_dir: Path, cache_root: Path, out_dir: Path | None = None,
     without_audio = [(r.track_id, "audio", _why_no_audio(r, True), r.audio_error or r.last_error or "")
                      for r in rows if not _has_audio(r, True)]
 
-    report = Report(out_dir, counts, coverage, tags, tags_note, scores, threshold, without_audio)
+    report = Report(out_dir, counts, coverage, tags, tags_note, scores, threshold, without_audio,
+                    _provenance(work_dir, manifest_path))
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomically(out_dir / WITHOUT_AUDIO_NAME, _csv_text([("track_id", "stage", "status", "reason"), *without_audio]))
     _plot(report)
     _write_atomically(out_dir / "report.json", json.dumps(_as_json(report, manifest_path), indent=2) + "\n")
     _write_atomically(report.markdown_path, _markdown(report, manifest_path))
     return report
+
+
+def _provenance(work_dir: Path, manifest_path: Path) -> dict | None:
+    """The last build's provenance (build_report.json), with the runs as the manifest has
+    them now: a report made while a build runs counts that run too."""
+    try:
+        found = json.loads((work_dir / REPORT_NAME).read_text(encoding="utf-8")).get("provenance")
+    except (OSError, ValueError, AttributeError):
+        found = None
+    with Manifest(manifest_path, readonly=True) as manifest:
+        runs = manifest.runs()
+    if not found and not runs:
+        return None
+    return {**(found or {}), **summarize_runs(runs)}
+
+
+def coverage_markdown(report: Report) -> list[str]:
+    """The coverage table and plot of report.md, also on an exported copy's card."""
+    out = [
+        "Tracks per outcome, for each audio config (`full`: the preview, else a YouTube clip; "
+        "`previews`: the preview only). The reasons are those of build_report.json and "
+        f"{FAILED_NAME}.",
+        "",
+        "| outcome | full | previews |",
+        "|---|---:|---:|",
+    ]
+    full, previews = report.coverage["full"], report.coverage["previews"]
+    for source in (PREVIEW, YOUTUBE):
+        out.append(f"| with audio: {source} | {full['with_audio'][source]:,} | {previews['with_audio'][source]:,} |")
+    reasons = sorted(set(full["without_audio"]) | set(previews["without_audio"]))
+    for reason in reasons:
+        out.append(f"| without audio: {reason} | {full['without_audio'].get(reason, 0):,} | "
+                   f"{previews['without_audio'].get(reason, 0):,} |")
+    totals = {k: sum(v["with_audio"].values()) + sum(v["without_audio"].values()) for k, v in report.coverage.items()}
+    return out + [f"| **total** | **{totals['full']:,}** | **{totals['previews']:,}** |", "",
+                  "![coverage](coverage.png)", ""]
+
+
+def provenance_markdown(provenance: dict) -> list[str]:
+    """The "how this copy was built" lines of report.md and of an exported copy's card."""
+    out = [f"Built from {provenance.get('started_at') or '?'} to {provenance.get('finished_at') or '?'} (UTC), "
+           f"in {len(provenance.get('runs', []))} run(s):", "",
+           "| run | config | tracks | started (UTC) | finished (UTC) | outcome |", "|---:|---|---:|---|---|---|"]
+    for run in provenance.get("runs", []):
+        out.append(f"| {run['run_id']} | {run.get('config') or ''} | {run.get('tracks') or 0:,} | "
+                   f"{run['started_at']} | {run.get('finished_at') or ''} | {run.get('outcome') or 'killed'} |")
+    out.append("")
+    if versions := provenance.get("versions"):
+        out += ["Tools: " + ", ".join(f"{name} {version}" for name, version in versions.items() if version) + ".", ""]
+    if digests := provenance.get("sources_sha256"):
+        out += ["| source file | sha256 |", "|---|---|", *(f"| {k} | `{v}` |" for k, v in digests.items()), ""]
+    settings = {k: v for k, v in provenance.items()
+                if k not in ("started_at", "finished_at", "runs", "versions", "sources_sha256")}
+    if settings:
+        out += ["Settings:", "", "```json", json.dumps(settings, indent=1), "```", ""]
+    return out
 
 
 # --- Tags per split ------------------------------------------------------------------
@@ -197,25 +256,10 @@ def _markdown(report: Report, manifest_path: Path) -> str:
         "whose preview is `none` (not needed: the preview is ok; awaiting the preview: it is pending, "
         "or failed and retried first).",
         "",
-        "## Coverage",
-        "",
-        "Tracks per outcome, for each audio config (`full`: the preview, else a YouTube clip; "
-        "`previews`: the preview only). The reasons are those of build_report.json and "
-        f"{FAILED_NAME}.",
-        "",
-        "| outcome | full | previews |",
-        "|---|---:|---:|",
     ]
-    full, previews = report.coverage["full"], report.coverage["previews"]
-    for source in (PREVIEW, YOUTUBE):
-        out.append(f"| with audio: {source} | {full['with_audio'][source]:,} | {previews['with_audio'][source]:,} |")
-    reasons = sorted(set(full["without_audio"]) | set(previews["without_audio"]))
-    for reason in reasons:
-        out.append(f"| without audio: {reason} | {full['without_audio'].get(reason, 0):,} | "
-                   f"{previews['without_audio'].get(reason, 0):,} |")
-    totals = {k: sum(v["with_audio"].values()) + sum(v["without_audio"].values()) for k, v in report.coverage.items()}
-    out += [f"| **total** | **{totals['full']:,}** | **{totals['previews']:,}** |", "",
-            "![coverage](coverage.png)", ""]
+    if report.provenance:
+        out += ["## This build", "", *provenance_markdown(report.provenance)]
+    out += ["## Coverage", "", *coverage_markdown(report)]
 
     out += ["## Tags per split", "", report.tags_note, ""]
     if report.tags:
@@ -275,6 +319,7 @@ def _as_json(report: Report, manifest_path: Path) -> dict:
             "found_by": dict(Counter(source for _, _, source in report.scores)),
         },
         "without_audio": len(report.without_audio),
+        "provenance": report.provenance,
     }
 
 

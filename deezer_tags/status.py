@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
 from deezer_tags.build import WORK_DIR_NAME
 from deezer_tags.errors import UserError
 from deezer_tags.manifest import FAILED, MANIFEST_NAME, NO_DATA, NONE, OK, PENDING, PREVIEW, YOUTUBE
+from deezer_tags.provenance import utc
 
 META_STATES = (OK, NO_DATA, FAILED, PENDING)
 AUDIO_STATES = (OK, NONE, FAILED, PENDING)
@@ -68,6 +69,8 @@ class Counts:
     youtube: dict[str, int]       # ok, none, failed, pending (preview none), not_needed, awaiting_preview
     with_audio: dict[str, int]    # deezer_preview, youtube (the stored clip's source)
     last_update: float | None     # unix time of the last change to any row
+    # The build's runs (see deezer_tags.provenance): how many, the first start, the last end.
+    runs: tuple[int, float | None, float | None] = (0, None, None)
 
     @property
     def tracks_with_audio(self) -> int:
@@ -82,6 +85,9 @@ class Counts:
             "with_audio": {**self.with_audio, "total": self.tracks_with_audio},
             "without_audio": self.tracks - self.tracks_with_audio,
             "last_update": self.last_update,
+            "runs": self.runs[0],
+            "first_started_at": utc(self.runs[1]),
+            "last_finished_at": utc(self.runs[2]),
         }
 
 
@@ -119,6 +125,10 @@ def read_counts(manifest: Path) -> Counts:
                 "SELECT meta_status, preview_status, youtube_status, audio_source, COUNT(*) "
                 "FROM tracks GROUP BY 1, 2, 3, 4").fetchall()
             last_update = db.execute("SELECT MAX(updated_at) FROM tracks").fetchone()[0]
+            try:
+                runs = tuple(db.execute("SELECT COUNT(*), MIN(started_at), MAX(finished_at) FROM runs").fetchone())
+            except sqlite3.OperationalError:  # a manifest from before runs were kept
+                runs = (0, None, None)
     except sqlite3.OperationalError as error:
         if "no such table" in str(error):
             raise UserError(f"the manifest {manifest} is still being created by a starting build; "
@@ -129,7 +139,7 @@ def read_counts(manifest: Path) -> Counts:
                         "rebuild into a fresh --cache-dir") from None
     finally:
         db.close()
-    return count_groups(groups, last_update)
+    return replace(count_groups(groups, last_update), runs=runs)
 
 
 def format_counts(counts: Counts, manifest: Path, now: float | None = None) -> str:
@@ -152,6 +162,10 @@ def format_counts(counts: Counts, manifest: Path, now: float | None = None) -> s
         ago = max(0.0, (now or time.time()) - counts.last_update)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(counts.last_update))
         lines.append(f"Last change: {stamp} ({_ago(ago)} ago)")
+    n, first, last = counts.runs
+    if n:
+        lines.append(f"Built: {n} run{'s' if n > 1 else ''}, the first started {utc(first)}, "
+                     + (f"the last finished {utc(last)}" if last else "none finished yet"))
     return "\n".join(lines)
 
 

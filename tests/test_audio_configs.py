@@ -161,6 +161,9 @@ def test_sigkill_then_resume_gives_the_same_dataset_and_refetches_nothing_finish
     uninterrupted = full_build[0]
     assert {t: r["audio_sha256"] for t, r in resumed.items()} == \
         {t: r["audio_sha256"] for t, r in uninterrupted.items()}
+    # Both runs are in the report: the killed one without an end.
+    runs = json.loads((work_dir(tmp_path) / "build_report.json").read_text())["provenance"]["runs"]
+    assert [(r["outcome"], r["finished_at"] is None) for r in runs] == [(None, True), ("complete", False)]
 
 
 def test_a_complete_cache_is_rebuilt_with_zero_requests(scenario, full_build):

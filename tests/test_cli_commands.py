@@ -20,7 +20,7 @@ import pytest
 from filelock import FileLock
 
 from deezer_tags import TAGS
-from deezer_tags.testing.demo import FIXTURE
+from deezer_tags.testing.demo import FIXTURE, demo_scenario
 
 SPLITS = ("train", "validation", "test", "unassigned")
 
@@ -108,6 +108,34 @@ def test_demo_runs_offline_and_ends_with_the_summary(demo):
     splits = re.search(r"Splits: train (\d+), validation (\d+), test (\d+), unassigned (\d+)", printed)
     assert sum(map(int, splits.groups())) == sum(with_audio.values())
     assert sum(with_audio.values()) + sum(report["audio"]["without_audio"].values()) == 300
+    # It ends with the report and its plots, in the demo's folder, and says where.
+    for name in ("report.md", "coverage.png", "tags_by_split.png", "youtube_match_scores.png"):
+        path = cache / "report" / name
+        assert path.stat().st_size > 0 and str(path) in printed, name
+    assert "## This build" in (cache / "report" / "report.md").read_text()
+
+
+def test_the_report_says_when_how_and_from_what_the_build_was_made(demo):
+    cache, _, _ = demo
+    report = json.loads((cache / "deezer_tags" / "build_report.json").read_text())
+    provenance = report["provenance"]
+    [run] = provenance["runs"]
+    assert run["outcome"] == "complete" and run["config"] == "full" and run["tracks"] == 300
+    stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+    assert stamp.fullmatch(provenance["started_at"]) and stamp.fullmatch(provenance["finished_at"])
+    assert provenance["started_at"] <= provenance["finished_at"]
+    assert set(provenance["versions"]) >= {"deezer_tags", "python", "datasets", "yt_dlp", "ffmpeg"}
+    assert all(provenance["versions"].values())
+    served = {key: hashlib.sha256(data).hexdigest() for key, data in demo_scenario().files.items()}
+    assert provenance["sources_sha256"] == served
+    assert provenance["split_scheme"] == "paper" and provenance["quota"] == {"calls": 50, "window": 1.0}
+    assert provenance["youtube"]["sources"] == ["isrc", "id_map", "music_search", "search"]
+    # The counts per split and per audio source add up to the dataset's.
+    splits = report["splits"]
+    assert sum(s["tracks"] for s in splits.values()) == 300
+    assert sum(sum(s["with_audio"].values()) for s in splits.values()) == sum(report["audio"]["with_audio"].values())
+    text = run_cli("status", "--cache-dir", str(cache)).stdout
+    assert f"Built: 1 run, the first started {provenance['started_at']}, the last finished " in text
 
 
 # --- status -------------------------------------------------------------------------------
