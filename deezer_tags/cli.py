@@ -11,6 +11,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -195,6 +196,7 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
+    from deezer_tags.card import write_card
     from deezer_tags.export import export_parquet, load_built
     from deezer_tags.status import default_cache_root
 
@@ -204,15 +206,16 @@ def _run_export(args: argparse.Namespace) -> int:
           + ", ".join(f"{name} {len(split):,}" for name, split in dataset.items()))
     for path in export_parquet(dataset, Path(args.out), args.config):
         print(path)
+    # The copy's own card: load_dataset(OUT) finds every config exported there, all splits.
+    print(write_card(Path(args.out), root / WORK_DIR_NAME, root))
     return 0
 
 
 def _run_push(args: argparse.Namespace) -> int:
-    import importlib.util
-
     from huggingface_hub import get_token
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
+    from deezer_tags.card import card_text, dataset_layout
     from deezer_tags.export import check_card, load_built, push
     from deezer_tags.status import default_cache_root
 
@@ -220,20 +223,28 @@ def _run_push(args: argparse.Namespace) -> int:
     if not token:
         raise UserError(f"no Hugging Face token found; run `hf auth login` (or set HF_TOKEN) with a token "
                         f"that can write to {args.repo_id}, then push again")
-    card = Path(args.card) if args.card else \
-        Path(importlib.util.find_spec("deezer_contextual_tags").origin).with_name("README.md")
-    check_card(card, args.config)
+    if args.card:
+        check_card(Path(args.card), args.config)
     root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_root()
     dataset, directory = load_built(root, args.config)
+    staging = Path(tempfile.mkdtemp(prefix="deezer-tags-card-"))
+    if args.card:
+        files = [Path(args.card)]
+    else:  # this copy's card: the pushed config's splits and sizes, and how it was built
+        (staging / "README.md").write_text(card_text(dataset_layout(args.config, dataset), staging,
+                                                     root / WORK_DIR_NAME, root), encoding="utf-8")
+        files = [staging / "README.md", *staging.glob("coverage.png")]
     print(f"Pushing the `{args.config}` build at {directory} to {args.repo_id}")
     try:
-        push(dataset, args.repo_id, args.config, args.private, card, token)
+        push(dataset, args.repo_id, args.config, args.private, files, token)
     except OfflineModeIsEnabled:
         raise UserError("HF_HUB_OFFLINE is set, so nothing can be pushed; unset it and push again") from None
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else "?"
         raise UserError(f"the Hub refused the push to {args.repo_id} (HTTP {status}); check that the token "
                         "can write to that repo and push again") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(f"Done: https://huggingface.co/datasets/{args.repo_id}")
     return 0
 

@@ -142,10 +142,13 @@ def check_card(card: Path, config: str) -> None:
         )
 
 
-def push(dataset, repo_id: str, config: str, private: bool, card: Path, token: str) -> None:
-    """push_to_hub (Parquet shards under <config>/, audio embedded by datasets), then the card."""
+def push(dataset, repo_id: str, config: str, private: bool, card_files: list[Path], token: str) -> None:
+    """push_to_hub (Parquet shards under <config>/, audio embedded by datasets), then the
+    card: its first file is uploaded as README.md, the others (its plot) by their names."""
     from huggingface_hub import HfApi
 
     dataset.push_to_hub(repo_id, config_name=config, private=private, token=token)
-    HfApi(token=token).upload_file(path_or_fileobj=str(card), path_in_repo="README.md", repo_id=repo_id,
-                                   repo_type="dataset", commit_message="Upload the dataset card")
+    api = HfApi(token=token)
+    for i, path in enumerate(card_files):
+        api.upload_file(path_or_fileobj=str(path), path_in_repo="README.md" if i == 0 else path.name,
+                        repo_id=repo_id, repo_type="dataset", commit_message="Upload the dataset card")

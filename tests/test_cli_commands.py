@@ -340,6 +340,33 @@ def test_export_parquet_embeds_the_audio(demo, tmp_path):
             assert "/" not in row["audio"]["path"]
 
 
+def test_an_exported_copy_has_its_own_card_and_loads_by_its_folder(demo, tmp_path):
+    """The card beside the Parquet files declares exactly the exported config, with this
+    copy's split sizes, and says how the copy was built: load_dataset(DIR, "full") finds
+    all four splits (unassigned too) with the features of the build."""
+    from huggingface_hub import DatasetCard
+
+    cache, _, _ = demo
+    out = tmp_path / "copy"
+    result = run_cli("export", "--format", "parquet", "--out", str(out), "--cache-dir", str(cache))
+    assert result.returncode == 0, result.stderr
+    assert str(out / "README.md") in result.stdout
+    built = arrow_splits(cache)
+    card = DatasetCard.load(out / "README.md")
+    assert [c["config_name"] for c in card.data["configs"]] == ["full"]
+    [info] = card.data["dataset_info"] if isinstance(card.data["dataset_info"], list) else [card.data["dataset_info"]]
+    assert {s["name"]: s["num_examples"] for s in info["splits"]} == {k: len(v) for k, v in built.items()}
+    assert "## This copy" in card.text and "| source file | sha256 |" in card.text
+    assert (out / "coverage.png").stat().st_size > 0
+
+    loaded = datasets.load_dataset(str(out), "full", cache_dir=str(tmp_path / "hf"))
+    assert {k: len(v) for k, v in loaded.items()} == {k: len(v) for k, v in built.items()}
+    assert set(loaded) == {"train", "validation", "test", "unassigned"}
+    features = loaded["train"].features
+    assert isinstance(features["tags"].feature, datasets.ClassLabel) and isinstance(features["audio"], datasets.Audio)
+    assert features == built["train"].features
+
+
 # --- push ---------------------------------------------------------------------------------
 
 def test_push_without_a_token_is_one_sentence(demo, tmp_path):
@@ -367,4 +394,9 @@ def test_push_checks_the_card_then_stops_at_the_network(demo, tmp_path):
     result = run_cli("push", "someone/deezer-contextual-tags", "--cache-dir", str(cache), "--card", str(card), env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Pushing the `full` build at" in result.stdout
+    assert result.stderr == "deezer-tags: HF_HUB_OFFLINE is set, so nothing can be pushed; unset it and push again\n"
+
+    # Without --card the copy's own card is made (as export makes it), then the Hub is asked.
+    result = run_cli("push", "someone/deezer-contextual-tags", "--cache-dir", str(cache), env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr == "deezer-tags: HF_HUB_OFFLINE is set, so nothing can be pushed; unset it and push again\n"
