@@ -28,6 +28,7 @@ from deezer_tags.importer import import_existing
 from deezer_tags.manifest import MANIFEST_NAME
 from deezer_tags.manifest import Manifest
 from deezer_tags.provenance import build_settings
+from deezer_tags.recipe import read_recipe
 from deezer_tags.sources import ENDPOINT_FIELDS
 from deezer_tags.sources import resolve_endpoints
 from deezer_tags.sources import resolve_quota
@@ -138,6 +139,8 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     # CSV of track_id,split of your own.
     split_scheme: str = "paper"
     split_file: Optional[str] = None
+    # A recipe (`deezer-tags export --recipe`): build the same YouTube clips as another build.
+    recipe: Optional[str] = None
 
 
 class DeezerContextualTags(datasets.GeneratorBasedBuilder):
@@ -180,6 +183,8 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         config = self.config
+        # A malformed recipe is told before anything is downloaded.
+        recipe = read_recipe(config.recipe) if config.recipe and config.youtube else None
         if getattr(dl_manager, "is_streaming", False):
             # streaming=True: the sources must be on disk all the same (checksums, parsing)
             # and the audio fetched under the quota now (signed URLs expire), so the build
@@ -210,7 +215,7 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         build.settings = build_settings(
             config=config.name, source_paths=paths, split_scheme=config.split_scheme, split_file=config.split_file,
             section_start=config.section_start, quota=build.quota, api_language=endpoints.api_language,
-            youtube=config.youtube)
+            youtube=config.youtube, recipe=config.recipe)
         sources = parse_sources(paths)
         selected = select_tracks(sources.matrix, config.track_ids, config.max_tracks)
         published = checks and not config.checksums
@@ -225,6 +230,7 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
             youtube = YouTubeRecoverer(
                 endpoints, parse_youtube_map(read_source_text(paths["youtube_map"])),
                 cookies=config.youtube_cookies, section_start=config.section_start,
+                recipe=recipe,
             )
         try:
             with build.locked():

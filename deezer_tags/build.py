@@ -369,6 +369,9 @@ class Build:
                    for r in rows if r.meta_status in (NO_DATA, FAILED, "pending")]
         if audio:
             report["audio"] = _audio_counts(rows, youtube)
+            followed = Counter(_recipe_outcome(r) for r in rows if r.audio_source != PREVIEW)
+            if followed["followed"] or followed["fell_back"]:
+                report["audio"]["recipe"] = {"followed": followed["followed"], "fell_back": followed["fell_back"]}
             report["this_run"].update(previews=counts.previews, youtube=counts.youtube,
                                       bytes_fetched=counts.bytes_fetched)
             if counts.youtube_blocked:
@@ -491,6 +494,13 @@ def audio_example(track_id: int, labels: Sequence[int], row: TrackRow | None, wo
 # Where a YouTube clip's video was found (youtube.SOURCES), as the report names them.
 FOUND_BY_TITLES = {"isrc": "by ISRC on YouTube Music", "id_map": "from the id map",
                    "music_search": "by name on YouTube Music", "search": "by a video search"}
+
+
+def _recipe_outcome(row: TrackRow) -> str | None:
+    """"followed" when the track's clip is the recipe's, "fell_back" when its recipe video
+    failed the checks and the normal recovery ran, None without a recipe row."""
+    said = (row.match_evidence or {}).get("recipe")
+    return None if not said else "followed" if said == "followed" else "fell_back"
 
 
 def found_by(row: TrackRow) -> str | None:

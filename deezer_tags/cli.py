@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--youtube-cookies", metavar="FILE",
                        help="a cookies file for YouTube, if it asks to sign in")
     build.add_argument("--work-dir", help="the manifest's folder, if the build was given one (work_dir=)")
+    build.add_argument("--recipe", metavar="FILE",
+                       help="another build's recipe (export --recipe): the same YouTube videos and sections")
     build.add_argument("--force-redownload", action="store_true",
                        help="download the source files again (if a server sent a broken one)")
     build.set_defaults(run=_run_build)
@@ -110,7 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write the built dataset as Parquet, audio embedded "
                                                 "(OUT/<config>/<split>-00000-of-00001.parquet)")
     export.add_argument("--format", choices=("parquet",), default="parquet")
-    export.add_argument("--out", required=True, help="output dir")
+    export.add_argument("--out", help="output dir (for the Parquet copy and its card)")
+    export.add_argument("--recipe", metavar="FILE", help="also write the build's recipe: for each track with "
+                        "audio its source, video, section and digest (build --recipe FILE makes the same clips)")
     export.add_argument("--config", choices=CONFIGS, default="full")
     export.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
     export.set_defaults(run=_run_export)
@@ -137,6 +141,8 @@ def _run_build(args: argparse.Namespace) -> int:
         kwargs["youtube_cookies"] = str(Path(args.youtube_cookies).resolve())
     if args.work_dir:
         kwargs["work_dir"] = str(Path(args.work_dir).expanduser().resolve())
+    if args.recipe:
+        kwargs["recipe"] = str(Path(args.recipe).expanduser().resolve())
     # Regenerate the Arrow cache from the manifest each time, so that a second run
     # retries the tracks that failed and picks up what a killed run left.
     mode = "force_redownload" if args.force_redownload else "reuse_cache_if_exists"
@@ -200,15 +206,32 @@ def _run_export(args: argparse.Namespace) -> int:
     from deezer_tags.export import export_parquet, load_built
     from deezer_tags.status import default_cache_root
 
+    if not (args.out or args.recipe):
+        raise UserError("export needs --out DIR (the Parquet copy) or --recipe FILE (the build's recipe), or both")
     root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_root()
     dataset, directory = load_built(root, args.config)
-    print(f"Exporting the `{args.config}` build at {directory}: "
-          + ", ".join(f"{name} {len(split):,}" for name, split in dataset.items()))
-    for path in export_parquet(dataset, Path(args.out), args.config):
-        print(path)
-    # The copy's own card: load_dataset(OUT) finds every config exported there, all splits.
-    print(write_card(Path(args.out), root / WORK_DIR_NAME, root))
+    if args.out:
+        print(f"Exporting the `{args.config}` build at {directory}: "
+              + ", ".join(f"{name} {len(split):,}" for name, split in dataset.items()))
+        for path in export_parquet(dataset, Path(args.out), args.config):
+            print(path)
+        # The copy's own card: load_dataset(OUT) finds every config exported there, all splits.
+        print(write_card(Path(args.out), root / WORK_DIR_NAME, root))
+    if args.recipe:
+        print(_export_recipe(dataset, root / WORK_DIR_NAME, Path(args.recipe), youtube=args.config == "full"))
     return 0
+
+
+def _export_recipe(dataset, work_dir: Path, path: Path, *, youtube: bool) -> str:
+    """The recipe of the tracks in the built dataset, from the manifest that made it."""
+    from deezer_tags.manifest import MANIFEST_NAME, Manifest
+    from deezer_tags.recipe import recipe_rows, write_recipe
+
+    track_ids = [t for split in dataset.values() for t in split["track_id"]]
+    with Manifest(work_dir / MANIFEST_NAME, readonly=True) as manifest:
+        rows = recipe_rows(manifest.rows(track_ids), youtube=youtube)
+    write_recipe(rows, path)
+    return f"Recipe: {path} ({len(rows):,} tracks, {sum(r['audio_source'] == 'youtube' for r in rows):,} from YouTube)"
 
 
 def _run_push(args: argparse.Namespace) -> int:

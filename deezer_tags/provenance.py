@@ -73,7 +73,8 @@ def summarize_runs(runs: list[dict]) -> dict:
 
 
 def build_settings(*, config: str, source_paths: Mapping[str, str], split_scheme: str, split_file: str | None,
-                   section_start: object, quota: Quota, api_language: str, youtube: bool) -> dict:
+                   section_start: object, quota: Quota, api_language: str, youtube: bool,
+                   recipe: str | None = None) -> dict:
     """The settings that shape a build's data, with the sha256 of each source file."""
     settings: dict = {
         "config": config,
@@ -84,7 +85,8 @@ def build_settings(*, config: str, source_paths: Mapping[str, str], split_scheme
         "api_language": api_language,
     }
     if youtube:
-        settings["youtube"] = {"sources": list(SOURCES), "section_start": section_start, "match_rules": rules()}
+        settings["youtube"] = {"sources": list(SOURCES), "section_start": section_start, "match_rules": rules(),
+                               "recipe_sha256": _sha256(recipe) if recipe else None}
     return settings
 
 

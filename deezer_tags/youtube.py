@@ -53,6 +53,7 @@ from deezer_tags.errors import MalformedSourceError, UserError
 from deezer_tags.ffmpeg import FfmpegFailed, fetch_section, ffmpeg_dir, ffmpeg_exe
 from deezer_tags.matching import NO_ARTIST, NO_DURATION, NO_TITLE, Candidate, Track, Verdict, judge, rules
 from deezer_tags.previews import StoredAudio
+from deezer_tags.recipe import DURATION_SLACK, RecipeRow
 from deezer_tags.private_tmp import make_private_folder
 from deezer_tags.relay import MediaRelay
 from deezer_tags.sources import Endpoints
@@ -252,13 +253,15 @@ class YouTubeRecoverer:
 
     def __init__(self, endpoints: Endpoints, youtube_map: Mapping[int, dict], *, search_results: int = 5,
                  section_start: str | float = "middle", section_seconds: float = 30.0,
-                 cookies: str | None = None, ffmpeg: str | None = None) -> None:
+                 cookies: str | None = None, ffmpeg: str | None = None,
+                 recipe: Mapping[int, RecipeRow] | None = None) -> None:
         if search_results < 1:
             raise ValueError(f"search_results must be at least 1, got {search_results}")
         if section_seconds <= 0:
             raise ValueError(f"section_seconds must be positive, got {section_seconds}")
         self.endpoints = endpoints
         self.youtube_map = youtube_map
+        self.recipe = recipe or {}  # track id -> the clip another build chose (deezer_tags.recipe)
         self.search_results = search_results
         self.section_start = _section_rule(section_start)
         self.section_seconds = float(section_seconds)
@@ -293,9 +296,12 @@ class YouTubeRecoverer:
         entry = self.youtube_map.get(track_id)
         wanted = Wanted.of(metadata, entry)
         run = _Run(wanted, self.section_start)
+        dest = Path(dest)
+        followed = self._follow_recipe(track_id, run, dest)
+        if followed is not None:
+            return followed
         if wanted is None:
             return run.outcome("none", "no Deezer metadata and no id map entry: nothing to search for")
-        dest = Path(dest)
         for source in SOURCES:
             try:
                 candidates = self._candidates(source, entry, run)
@@ -309,6 +315,22 @@ class YouTubeRecoverer:
             if run.transient:  # a later source might choose another video than a healthy run
                 return run.outcome("failed", run.transient[-1])
         return run.outcome("none", f"no acceptable video among {len(run.candidates)} candidates")
+
+    def _follow_recipe(self, track_id: int, run: _Run, dest: Path) -> YouTubeOutcome | None:
+        """The recipe's video at the recipe's section; None (and the evidence says why) when
+        the track has no YouTube row or its video fails the checks: the normal recovery follows."""
+        row = self.recipe.get(track_id)
+        if row is None or row.audio_source != "youtube" or row.youtube_video_id is None:
+            return None
+        candidate = run.add("recipe", row.youtube_video_id)
+        audio = self._try(row.youtube_video_id, candidate, run, dest, recipe=row)
+        if audio:
+            run.evidence.update(found_by=row.youtube_found_by, recipe="followed")
+            return run.outcome("ok", audio=audio, video_id=row.youtube_video_id)
+        if run.transient:  # worth another build, not another video
+            return run.outcome("failed", run.transient[-1])
+        run.evidence["recipe"] = f"fell back: {candidate['reason']}"
+        return None
 
     def _candidates(self, source: str, entry: Mapping[str, Any] | None, run: _Run) -> list[tuple[str, dict]]:
         """The candidates ``source`` offers, best first (none when it has nothing to ask)."""
@@ -352,21 +374,27 @@ class YouTubeRecoverer:
                 ranked.append((-verdict.score, abs(verdict.duration_delta or 0.0), rank, video_id, candidate))
         return [(video_id, candidate) for *_, video_id, candidate in sorted(ranked)]
 
-    def _try(self, video_id: str, candidate: dict, run: _Run, dest: Path) -> StoredAudio | None:
+    def _try(self, video_id: str, candidate: dict, run: _Run, dest: Path,
+             recipe: RecipeRow | None = None) -> StoredAudio | None:
         """Resolve, check and fetch one candidate, with bounded retries on transient errors;
-        the stored section, or None (the candidate's verdict says why)."""
+        the stored section, or None (the candidate's verdict says why). A recipe's video is
+        not judged again: it must last as long as it did, and its section is the recipe's."""
         problem = ""
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(BACKOFF * 2 ** (attempt - 1))
             try:
                 info = self._resolve(video_id)
-                verdict, _ = run.judge(candidate, info)
-                if verdict.refusal:
-                    return None
+                if recipe is None:
+                    verdict, _ = run.judge(candidate, info)
+                    if verdict.refusal:
+                        return None
+                else:
+                    _check_recipe_video(recipe, info, candidate)
                 info = self._choose_format(info)
                 media_url = self._media_url(info)
-                start = self._start(info.get("duration"), run.wanted.track.duration)
+                start = (recipe.section_start if recipe is not None
+                         else self._start(info.get("duration"), run.wanted.track.duration))
                 audio = self._fetch(media_url, info.get("http_headers"), start, info.get("duration"), dest, run)
             except _Refused as refusal:
                 candidate.update(verdict="refused", reason=str(refusal))
@@ -562,6 +590,16 @@ class _Run:
             scored = [c for c in self.candidates if c["video_id"] and c["title_score"] is not None]
             video_id = max(scored, key=lambda c: c["title_score"])["video_id"] if scored else None
         return YouTubeOutcome(status, video_id, self.evidence, error, audio)
+
+
+def _check_recipe_video(recipe: RecipeRow, info: Mapping[str, Any], candidate: dict) -> None:
+    """A recipe's video must last as long as it did when the recipe was made."""
+    duration = _number(info.get("duration"))
+    candidate.update(title=_text(info.get("title")), duration=duration,
+                     channel=_text(info.get("channel") or info.get("uploader")))
+    if recipe.video_duration is not None and (duration is None or abs(duration - recipe.video_duration) > DURATION_SLACK):
+        shown = "unknown" if duration is None else f"{duration:.0f} s"
+        raise _Refused(f"the video lasts {shown}, the recipe's {recipe.video_duration:.0f} s: not the same upload")
 
 
 def _check_cookies(path: str) -> None:
