@@ -34,6 +34,7 @@ from deezer_tags.sources import resolve_endpoints
 from deezer_tags.sources import resolve_quota
 from deezer_tags.splits import group_by_split
 from deezer_tags.youtube import YouTubeRecoverer
+from deezer_tags.youtube import check_youtube_options
 from deezer_tags.youtube import parse_youtube_map
 
 _CITATION = """\
@@ -134,6 +135,11 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     # the 30 s section starts: "middle" (of the video), "start", or seconds.
     youtube_cookies: Optional[str] = None
     section_start: Optional[object] = "middle"
+    # yt-dlp as YouTube needs it this week: options merged into yt-dlp's (extractor_args,
+    # proxy, sleep_interval_requests, ratelimit, ...; those the engine owns are refused),
+    # and cookies read from a browser ("firefox", "chrome:Profile 1") beside a cookies file.
+    youtube_options: Optional[dict] = None
+    youtube_cookies_from_browser: Optional[str] = None
     # Splits: "paper" (the authors' published split) or "artist" (the paper's test set,
     # train / validation re-split so that no artist is in two splits); or split_file, a
     # CSV of track_id,split of your own.
@@ -183,8 +189,9 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         config = self.config
-        # A malformed recipe is told before anything is downloaded.
+        # A malformed recipe or a refused yt-dlp option is told before anything is downloaded.
         recipe = read_recipe(config.recipe) if config.recipe and config.youtube else None
+        check_youtube_options(config.youtube_options or {})
         if getattr(dl_manager, "is_streaming", False):
             # streaming=True: the sources must be on disk all the same (checksums, parsing)
             # and the audio fetched under the quota now (signed URLs expire), so the build
@@ -230,7 +237,8 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
             youtube = YouTubeRecoverer(
                 endpoints, parse_youtube_map(read_source_text(paths["youtube_map"])),
                 cookies=config.youtube_cookies, section_start=config.section_start,
-                recipe=recipe,
+                recipe=recipe, options=config.youtube_options,
+                cookies_from_browser=config.youtube_cookies_from_browser,
             )
         try:
             with build.locked():

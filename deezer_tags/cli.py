@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--data-dir", help="an earlier crawl's dataset/ folder (audio/, audio_crawl/) to reuse")
     build.add_argument("--youtube-cookies", metavar="FILE",
                        help="a cookies file for YouTube, if it asks to sign in")
+    build.add_argument("--youtube-cookies-from-browser", metavar="BROWSER[:PROFILE]",
+                       help="read YouTube's cookies from this browser (yt-dlp's --cookies-from-browser)")
+    build.add_argument("--yt-dlp-option", metavar="KEY=JSON", action="append", default=[],
+                       help="a yt-dlp option for the YouTube fallback, e.g. 'sleep_interval_requests=1' or "
+                            "'extractor_args={\"youtube\": {\"player_client\": [\"web\"]}}' (repeatable)")
     build.add_argument("--work-dir", help="the manifest's folder, if the build was given one (work_dir=)")
     build.add_argument("--recipe", metavar="FILE",
                        help="another build's recipe (export --recipe): the same YouTube videos and sections")
@@ -143,12 +148,27 @@ def _run_build(args: argparse.Namespace) -> int:
         kwargs["work_dir"] = str(Path(args.work_dir).expanduser().resolve())
     if args.recipe:
         kwargs["recipe"] = str(Path(args.recipe).expanduser().resolve())
+    if args.youtube_cookies_from_browser:
+        kwargs["youtube_cookies_from_browser"] = args.youtube_cookies_from_browser
+    if args.yt_dlp_option:
+        kwargs["youtube_options"] = dict(map(_yt_dlp_option, args.yt_dlp_option))
     # Regenerate the Arrow cache from the manifest each time, so that a second run
     # retries the tracks that failed and picks up what a killed run left.
     mode = "force_redownload" if args.force_redownload else "reuse_cache_if_exists"
     dataset = load(args.config, args.cache_dir, download_mode=mode, **kwargs)
     print(summary(dataset, args.cache_dir, kwargs.get("work_dir")))
     return 0
+
+
+def _yt_dlp_option(text: str) -> tuple[str, object]:
+    """ "KEY=JSON" -> (key, value); a value that is not JSON is taken as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--yt-dlp-option {text!r} is not KEY=JSON; write it like sleep_interval_requests=1")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
 
 
 def _run_demo(args: argparse.Namespace) -> int:

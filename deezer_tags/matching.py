@@ -10,16 +10,17 @@ spotDL's version words), each check answers one question:
   compilation act's.
 - title: are the track's title words in the candidate's song name (the title, or the
   ``track`` field of a YouTube Music upload)?
+- compilation: a full album, an album stream, a megamix, a medley, a playlist, "1 hour",
+  or a video that is not music (a reaction, a tutorial, an interview).
 - extra words: does the candidate's title name more of a song than the track's title
-  ("Call Me A Spaceman" for "Spaceman", a medley "A / B / C")? Words in brackets, the
-  artists, "official video" and the like do not count.
+  ("Call Me A Spaceman" for "Spaceman", a medley "A / B / C")? Only the segment that names
+  the song counts: words in brackets, the artists' segment, "official video" and the like,
+  and an album or film named in a further " - " segment do not.
 - versions, both ways: what one side announces (live, unplugged, acoustic, session, a
   remix, an extended or club mix, instrumental, ...) must be announced by the other; two
   differently named edits or mixes ("Radio Edit" / "Frisco Radio Edit") refuse. A radio
   edit, a single or album version, an original mix or a remaster is the track's own
   recording as far as titles can tell, so those need not be announced on both sides.
-- compilation: a full album, an album stream, a megamix, a medley, a playlist, "1 hour",
-  or a video that is not music (a reaction, a tutorial, an interview).
 - duration: within max(15 s, 10 %) of Deezer's for a video (an intro, a re-upload), a
   few seconds for an art track, which is the same master.
 
@@ -303,8 +304,7 @@ def phrases(text: str, vocabulary: Iterable[str]) -> list[str]:
 
 
 def split_brackets(text: str) -> tuple[str, list[str]]:
-    """The text outside brackets, and each bracket's content ("A (B) [C]" -> "A", [B, C]).
-    A " - " or " | " tail holding a version word counts as a bracket too."""
+    """The text outside brackets, and each bracket's content ("A (B) [C]" -> "A", [B, C])."""
     outside, inside, depth, current = [], [], 0, []
     for char in text:
         if char in _OPEN:
@@ -329,10 +329,10 @@ def version_mismatch(mine: str, theirs: str, artists: tuple[str, ...] = (), know
     mine_kinds, theirs_kinds = _version_kinds(mine, artists), _version_kinds(theirs, artists)
     only_theirs = sorted(theirs_kinds - mine_kinds)
     if only_theirs:
-        return f"the candidate is a {', '.join(only_theirs)} version; the track's title says none"
+        return f"the candidate's title says {', '.join(only_theirs)}; the track's does not"
     only_mine = sorted(mine_kinds - theirs_kinds)
     if only_mine:
-        return f"the track is a {', '.join(only_mine)} version; the candidate's title does not say so"
+        return f"the track's title says {', '.join(only_mine)}; the candidate's does not"
     mine_names, theirs_names = _version_names(mine) - known, _version_names(theirs) - known
     if mine_names and share_found(mine_names, theirs_names) < 0.5:
         shown = " ".join(sorted(theirs_names)) or "none"

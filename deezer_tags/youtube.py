@@ -45,7 +45,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import yt_dlp
-from yt_dlp.cookies import YoutubeDLCookieJar
+from yt_dlp.cookies import SUPPORTED_BROWSERS, YoutubeDLCookieJar
 from yt_dlp.utils import DownloadError, unsmuggle_url
 
 from deezer_tags.audio import InvalidAudio, checked_clip
@@ -71,6 +71,27 @@ SOCKET_TIMEOUT = 20.0    # yt-dlp's, seconds
 FFMPEG_TIMEOUT = 180.0   # one section, seconds
 CLIP_SLACK = 1.0         # seconds a clip may be shorter or longer than asked (frame rounding)
 FORMAT = "bestaudio/best"
+# yt-dlp options a user may not set through youtube_options, and why: the engine owns them.
+ENGINE_OWNED_OPTIONS = {
+    "skip_download": "the engine fetches only a section, never the file",
+    "simulate": "the engine fetches only a section, never the file",
+    "outtmpl": "the engine names and places every file itself",
+    "paths": "the engine names and places every file itself",
+    "postprocessors": "the engine cuts and converts the section itself",
+    "postprocessor_args": "the engine cuts and converts the section itself",
+    "postprocessor_hooks": "the engine cuts and converts the section itself",
+    "progress_hooks": "the engine reports progress itself",
+    "external_downloader": "the engine fetches only a section, through its relay",
+    "download_archive": "the manifest is the build's record",
+    "noplaylist": "a watch URL must give one video",
+    "extract_flat": "searches are read flat, candidates one by one",
+    "playlistend": "search_results sets how many results are judged",
+    "logger": "yt-dlp's messages go to the engine's log",
+    "cookiefile": "pass the cookies file as youtube_cookies (it is copied per thread)",
+    "cookiesfrombrowser": "pass the browser as youtube_cookies_from_browser",
+    "ffmpeg_location": "the engine chooses ffmpeg",
+    "cachedir": "yt-dlp's cache lives in the recoverer's private folder",
+}
 
 # Used with fullmatch: "^...$" with match() lets a trailing newline ("?v=<id>%0A") through.
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
@@ -254,7 +275,8 @@ class YouTubeRecoverer:
     def __init__(self, endpoints: Endpoints, youtube_map: Mapping[int, dict], *, search_results: int = 5,
                  section_start: str | float = "middle", section_seconds: float = 30.0,
                  cookies: str | None = None, ffmpeg: str | None = None,
-                 recipe: Mapping[int, RecipeRow] | None = None) -> None:
+                 recipe: Mapping[int, RecipeRow] | None = None, options: Mapping[str, Any] | None = None,
+                 cookies_from_browser: str | None = None) -> None:
         if search_results < 1:
             raise ValueError(f"search_results must be at least 1, got {search_results}")
         if section_seconds <= 0:
@@ -269,6 +291,9 @@ class YouTubeRecoverer:
         if cookies is not None:
             _check_cookies(cookies)
         self.cookies = cookies
+        # What the user tunes when YouTube pushes back (extractor_args, proxy, sleeps, rates).
+        self.options = check_youtube_options(options or {})
+        self.cookies_from_browser = _browser(cookies_from_browser) if cookies_from_browser else None
         # yt-dlp's cache, the ffmpeg link and per-thread cookie copies: nothing outside this folder.
         self._tmp = make_private_folder()
         self._ffmpeg_location = ffmpeg_dir(self.ffmpeg, self._tmp / "bin")
@@ -421,6 +446,9 @@ class YouTubeRecoverer:
                 "socket_timeout": SOCKET_TIMEOUT, "noplaylist": True, "skip_download": True,
                 "ffmpeg_location": str(self._ffmpeg_location),
             }
+            options.update(self.options)
+            if self.cookies_from_browser:
+                options["cookiesfrombrowser"] = self.cookies_from_browser
             if purpose == "search":
                 options.update(extract_flat="in_playlist", playlistend=self.search_results)
             if self.cookies:
@@ -590,6 +618,27 @@ class _Run:
             scored = [c for c in self.candidates if c["video_id"] and c["title_score"] is not None]
             video_id = max(scored, key=lambda c: c["title_score"])["video_id"] if scored else None
         return YouTubeOutcome(status, video_id, self.evidence, error, audio)
+
+
+def check_youtube_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The user's yt-dlp options, or a UserError naming the first one the engine owns."""
+    if not isinstance(options, Mapping):
+        raise UserError(f"youtube_options must be a dict of yt-dlp options, not a {type(options).__name__}; "
+                        'pass e.g. {"proxy": "socks5://127.0.0.1:1080"}')
+    for key in options:
+        if key in ENGINE_OWNED_OPTIONS:
+            raise UserError(f"the yt-dlp option {key!r} cannot be set through youtube_options: "
+                            f"{ENGINE_OWNED_OPTIONS[key]}; leave it out")
+    return dict(options)
+
+
+def _browser(spec: str) -> tuple[str, str | None, None, None]:
+    """yt-dlp's cookiesfrombrowser from "BROWSER" or "BROWSER:PROFILE"."""
+    browser, _, profile = spec.partition(":")
+    if browser.lower() not in SUPPORTED_BROWSERS:
+        raise UserError(f"youtube_cookies_from_browser={spec!r} names no browser yt-dlp reads; "
+                        f"use one of {', '.join(sorted(SUPPORTED_BROWSERS))} (optionally BROWSER:PROFILE)")
+    return (browser.lower(), profile or None, None, None)
 
 
 def _check_recipe_video(recipe: RecipeRow, info: Mapping[str, Any], candidate: dict) -> None:

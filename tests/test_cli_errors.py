@@ -570,3 +570,13 @@ def test_a_checksum_mismatch_is_one_sentence_with_the_cli_fix(tmp_path, capsys, 
     assert "deezer-tags build --force-redownload" in sentence
     assert len(re.findall(r"[.!?](\s|$)", sentence)) == 0, "more than one sentence"
     assert not manifest_path(tmp_path).exists(), "the build went on with a broken file"
+
+
+def test_a_refused_yt_dlp_option_stops_the_build_before_any_download(tmp_path):
+    """Told before the sources are fetched: with every endpoint on a closed port, a check
+    made later would have said the network is unreachable instead."""
+    result = run_child(nowhere_env(closed_port()), "--cache-dir", str(tmp_path),
+                       "--yt-dlp-option", 'outtmpl="%(id)s.mp3"', "--yt-dlp-option", "sleep_interval_requests=1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == (PREFIX + "the yt-dlp option 'outtmpl' cannot be set through youtube_options: "
+                             "the engine names and places every file itself; leave it out\n")

@@ -474,3 +474,25 @@ def test_youtube_music_can_be_turned_off(web, scenario, youtube_map, tmp_path):
         outcome = recoverer.recover(MAPPED_TRACK, meta, tmp_path / "x.mp3")
     assert (outcome.status, outcome.evidence["found_by"]) == ("ok", "id_map")
     assert web.count("/youtube/music/") == 0
+
+
+# -- yt-dlp as users must tune it -------------------------------------------------------------
+
+def test_a_yt_dlp_option_reaches_yt_dlp(web, scenario, youtube_map, tmp_path):
+    options = {"http_headers": {"User-Agent": "lab-crawler/1.0 (research)"}}
+    with YouTubeRecoverer(endpoints_of(web), youtube_map, options=options) as recoverer:
+        outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+    assert outcome.status == "ok"
+    pages = [r for r in web.requests if r.path.startswith("/youtube/")]
+    assert pages and {r.user_agent for r in pages} == {"lab-crawler/1.0 (research)"}
+
+
+@pytest.mark.parametrize("key", ["outtmpl", "postprocessors", "noplaylist", "cookiefile", "skip_download"])
+def test_an_option_the_engine_owns_is_refused_in_one_sentence(web, youtube_map, key):
+    with pytest.raises(UserError) as raised:
+        YouTubeRecoverer(endpoints_of(web), youtube_map, options={key: False})
+    message = str(raised.value)
+    assert message.startswith(f"the yt-dlp option {key!r} cannot be set through youtube_options: ")
+    assert message.count(";") == 1 and message.endswith("leave it out")
+    with pytest.raises(UserError, match="names no browser yt-dlp reads"):
+        YouTubeRecoverer(endpoints_of(web), youtube_map, cookies_from_browser="netscape-navigator")

@@ -21,6 +21,7 @@ class Served:
     finished: float
     fault: str | None
     client_range: str | None  # the Range header as sent
+    user_agent: str = ""      # the User-Agent header as sent
 
 
 class RequestLog:

@@ -185,7 +185,8 @@ class LocalWeb:
 
         client_range = h.headers.get("Range")
         if fault == "reset":
-            self._log.add(Served(h.command, path, query, 0, 0, started, time.monotonic(), fault, client_range))
+            self._log.add(Served(h.command, path, query, 0, 0, started, time.monotonic(), fault, client_range,
+                                 h.headers.get("User-Agent", "")))
             _reset(h)
             return
         reply = (fault_reply(fault, self.faults.seed, path, nth)
@@ -200,7 +201,7 @@ class LocalWeb:
         sent, final = self._send(h, status, headers, body, head=head, fault=fault)
         # Logged before the final write: a client holding a whole answer finds it in the log.
         served = Served(h.command, path, query, status, sent + final.body_bytes, started, time.monotonic(),
-                        fault, client_range)
+                        fault, client_range, h.headers.get("User-Agent", ""))
         self._log.add(served)
         if final.data:
             try:
