@@ -21,6 +21,7 @@ from deezer_tags.build import metadata_example
 from deezer_tags.build import parse_sources
 from deezer_tags.build import read_source_text
 from deezer_tags.build import select_tracks
+from deezer_tags.build import sha256_of
 from deezer_tags.build import source_urls
 from deezer_tags.build import verify_sources
 from deezer_tags.deezer import RetryPolicy
@@ -218,11 +219,14 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         paths = build.download_sources(dl_manager.download, urls)
         checks = getattr(self, "_verification_mode", None) != datasets.VerificationMode.NO_CHECKS  # unset: streaming
         if checks:
-            verify_sources(paths, urls, config.checksums)
+            digests = verify_sources(paths, urls, config.checksums)
+        else:
+            digests = {key: sha256_of(path) for key, path in paths.items()}
         build.settings = build_settings(
-            config=config.name, source_paths=paths, split_scheme=config.split_scheme, split_file=config.split_file,
+            config=config.name, sources_sha256=digests, split_scheme=config.split_scheme,
+            split_file_sha256=sha256_of(config.split_file) if config.split_file else None,
             section_start=config.section_start, quota=build.quota, api_language=endpoints.api_language,
-            youtube=config.youtube, recipe=config.recipe)
+            youtube=config.youtube, recipe_sha256=sha256_of(config.recipe) if recipe else None)
         sources = parse_sources(paths)
         selected = select_tracks(sources.matrix, config.track_ids, config.max_tracks)
         published = checks and not config.checksums

@@ -33,7 +33,8 @@ from deezer_tags.errors import (
     cause_chain, storage_error,
 )
 from deezer_tags.manifest import (
-    FAILED, MANIFEST_NAME, NO_DATA, OK, PREVIEW, YOUTUBE, Manifest, TrackRow, metadata_counts,
+    FAILED, MANIFEST_NAME, NO_DATA, OK, PREVIEW, YOUTUBE, Manifest, TrackRow, chosen_candidate, found_by,
+    metadata_counts,
 )
 from deezer_tags.matrix import TagMatrix, parse_split_file, parse_tag_matrix
 from deezer_tags.pipeline import Pipeline, PipelineOptions, RunCounts
@@ -78,12 +79,14 @@ def sha256_of(path: str | Path) -> str:
 
 
 def verify_sources(paths: Mapping[str, str], urls: Mapping[str, str],
-                   overrides: Mapping[str, str] | None = None) -> None:
-    """Each downloaded file must have its pinned sha256 (or the one `overrides` gives)."""
+                   overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each downloaded file must have its pinned sha256 (or the one `overrides` gives);
+    returns the digests, by key."""
     expected_of = {**PINNED_SHA256, **(overrides or {})}
+    digests = {}
     for key, path in paths.items():
         expected = expected_of[key]
-        actual = sha256_of(path)
+        actual = digests[key] = sha256_of(path)
         if actual != expected:
             raise ChecksumMismatchError(
                 f"{SOURCE_TITLES[key]} from {urls[key]} has sha256 {actual}, expected {expected}: "
@@ -92,6 +95,7 @@ def verify_sources(paths: Mapping[str, str], urls: Mapping[str, str],
                 "if you chose other files on purpose, pass verification_mode='no_checks' to load_dataset "
                 f"(or checksums={{'{key}': '<sha256>'}} in the config)"
             )
+    return digests
 
 
 @dataclass(frozen=True)
@@ -477,7 +481,7 @@ def audio_example(track_id: int, labels: Sequence[int], row: TrackRow | None, wo
     """One example of an audio config, or None when the track has no clip for it."""
     if row is None or not _has_audio(row, youtube):
         return None
-    chosen = _chosen_candidate(row) if row.audio_source == YOUTUBE else {}
+    chosen = chosen_candidate(row) if row.audio_source == YOUTUBE else {}
     return {
         **metadata_example(track_id, labels, row),
         "audio": str(work_dir / row.audio_path),
@@ -501,18 +505,3 @@ def _recipe_outcome(row: TrackRow) -> str | None:
     failed the checks and the normal recovery ran, None without a recipe row."""
     said = (row.match_evidence or {}).get("recipe")
     return None if not said else "followed" if said == "followed" else "fell_back"
-
-
-def found_by(row: TrackRow) -> str | None:
-    """The candidate source that found the track's YouTube video; a manifest from before
-    the sources were recorded named the id map's candidates "map"."""
-    evidence = row.match_evidence or {}
-    source = evidence.get("found_by") or _chosen_candidate(row).get("source")
-    return "id_map" if source == "map" else source
-
-
-def _chosen_candidate(row: TrackRow) -> dict:
-    for candidate in (row.match_evidence or {}).get("candidates", []):
-        if candidate.get("video_id") == row.youtube_video_id and candidate.get("verdict") != "refused":
-            return candidate
-    return {}

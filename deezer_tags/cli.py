@@ -11,7 +11,6 @@ import argparse
 import gc
 import json
 import os
-import shutil
 import sys
 import tempfile
 import traceback
@@ -270,24 +269,23 @@ def _run_push(args: argparse.Namespace) -> int:
         check_card(Path(args.card), args.config)
     root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_root()
     dataset, directory = load_built(root, args.config)
-    staging = Path(tempfile.mkdtemp(prefix="deezer-tags-card-"))
-    if args.card:
-        files = [Path(args.card)]
-    else:  # this copy's card: the pushed config's splits and sizes, and how it was built
-        (staging / "README.md").write_text(card_text(dataset_layout(args.config, dataset), staging,
-                                                     root / WORK_DIR_NAME, root), encoding="utf-8")
-        files = [staging / "README.md", *staging.glob("coverage.png")]
-    print(f"Pushing the `{args.config}` build at {directory} to {args.repo_id}")
-    try:
-        push(dataset, args.repo_id, args.config, args.private, files, token)
-    except OfflineModeIsEnabled:
-        raise UserError("HF_HUB_OFFLINE is set, so nothing can be pushed; unset it and push again") from None
-    except HfHubHTTPError as error:
-        status = error.response.status_code if error.response is not None else "?"
-        raise UserError(f"the Hub refused the push to {args.repo_id} (HTTP {status}); check that the token "
-                        "can write to that repo and push again") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="deezer-tags-card-") as staging_dir:
+        staging = Path(staging_dir)
+        if args.card:
+            files = [Path(args.card)]
+        else:  # this copy's card: the pushed config's splits and sizes, and how it was built
+            (staging / "README.md").write_text(card_text(dataset_layout(args.config, dataset), staging,
+                                                         root / WORK_DIR_NAME, root), encoding="utf-8")
+            files = [staging / "README.md", *staging.glob("coverage.png")]
+        print(f"Pushing the `{args.config}` build at {directory} to {args.repo_id}")
+        try:
+            push(dataset, args.repo_id, args.config, args.private, files, token)
+        except OfflineModeIsEnabled:
+            raise UserError("HF_HUB_OFFLINE is set, so nothing can be pushed; unset it and push again") from None
+        except HfHubHTTPError as error:
+            status = error.response.status_code if error.response is not None else "?"
+            raise UserError(f"the Hub refused the push to {args.repo_id} (HTTP {status}); check that the token "
+                            "can write to that repo and push again") from None
     print(f"Done: https://huggingface.co/datasets/{args.repo_id}")
     return 0
 

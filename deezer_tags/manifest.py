@@ -270,6 +270,21 @@ def _disk_error_of(error: sqlite3.OperationalError, path: Path) -> OSError | Non
     return None
 
 
+def chosen_candidate(row: TrackRow) -> dict:
+    """The candidate of the match evidence whose video the track's clip is from ({} if none)."""
+    for candidate in (row.match_evidence or {}).get("candidates", []):
+        if candidate.get("video_id") == row.youtube_video_id and candidate.get("verdict") != "refused":
+            return candidate
+    return {}
+
+
+def found_by(row: TrackRow) -> str | None:
+    """The candidate source that found the track's YouTube video; a manifest from before
+    the sources were recorded named the id map's candidates "map"."""
+    source = (row.match_evidence or {}).get("found_by") or chosen_candidate(row).get("source")
+    return "id_map" if source == "map" else source
+
+
 def metadata_counts(rows: Iterable[TrackRow]) -> dict[str, int]:
     """How many of `rows` are in each metadata state."""
     counts = {PENDING: 0, OK: 0, NO_DATA: 0, FAILED: 0}

@@ -84,7 +84,8 @@ SOFT_VERSIONS = ("radio edit", "radio version", "radio mix", "single version", "
                  "stereo", "edit", "explicit version", "clean version", "bonus track")
 # A candidate announcing one of these is not one recording of one song (unless the track says it too).
 COMPILATIONS = ("full album", "album stream", "full ep", "megamix", "medley", "playlist", "compilation",
-                "greatest hits", "best of", "non stop", "nonstop", "one hour", "hour loop", "mixtape", "top 10", "top 20", "top 40", "top 50", "top 100", "full concert",
+                "greatest hits", "best of", "non stop", "nonstop", "one hour", "hour loop", "mixtape",
+                "top 10", "top 20", "top 40", "top 50", "top 100", "full concert",
                 "reaction", "reacts", "tutorial", "lesson", "how to play", "interview", "documentary",
                 "trailer", "teaser", "behind the scenes", "making of", "parody", "review", "unboxing")
 # Words that make a bracket a version's name ("(D Ramirez Radio Edit)": named "d ramirez").
@@ -262,6 +263,11 @@ def key_words(text: str) -> set[str]:
     return (found - FILLER) or found
 
 
+def _neighbours_joined(found: list[str], i: int) -> tuple[str, ...]:
+    """The i-th word run together with the word before it and with the word after it."""
+    return tuple(found[j] + found[j + 1] for j in (i - 1, i) if 0 <= j < len(found) - 1)
+
+
 def _with_compounds(found: list[str]) -> set[str]:
     """The words and each two neighbours run together: "Summerbreeze" is "Summer Breeze"."""
     return set(found) | {a + b for a, b in zip(found, found[1:])}
@@ -281,11 +287,8 @@ def title_share(title: str, seen: set[str]) -> float:
     wanted = key_words(title)
     if not wanted:
         return 0.0
-    hits = set()
-    for i, word in enumerate(found):
-        pair = (found[i - 1] + word if i else None, word + found[i + 1] if i + 1 < len(found) else None)
-        if _found(word, seen) or any(p in seen for p in pair if p):
-            hits.add(word)
+    hits = {word for i, word in enumerate(found)
+            if _found(word, seen) or any(joined in seen for joined in _neighbours_joined(found, i))}
     return len(wanted & hits) / len(wanted)
 
 
@@ -400,16 +403,10 @@ def extra_words(song: str, track: Track, candidate: Candidate) -> list[str]:
         known |= set(words(name))
     known |= {w[:-4] for w in known if w.endswith("vevo")} | {w + "vevo" for w in known}
     found = words(segment)
-    pairs = {a + b for a, b in zip(found, found[1:])}
-    extra = []
-    for i, word in enumerate(found):
-        if word in known or word in FILLER or word in UPLOAD_WORDS or word.isdigit() or _found(word, known):
-            continue
-        neighbours = (found[i - 1] + word if i else "", word + found[i + 1] if i + 1 < len(found) else "")
-        if any(n and n in known for n in neighbours) or word in pairs:
-            continue  # "Love Parade" for "Loveparade"
-        extra.append(word)
-    return extra
+    return [word for i, word in enumerate(found)
+            if not (word in known or word in FILLER or word in UPLOAD_WORDS or word.isdigit() or _found(word, known)
+                    # "Love Parade" for "Loveparade"
+                    or any(joined in known for joined in _neighbours_joined(found, i)))]
 
 
 def _text(value: object) -> str | None:
@@ -428,19 +425,3 @@ def rules() -> dict[str, Any]:
         "duration_tolerance": [DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_FRACTION],
         "art_track_tolerance": ART_TRACK_TOLERANCE_SECONDS,
     }
-
-
-def track_of_labelled(title: str, artist: str) -> Track:
-    """A Track from a labelled entry's Deezer title and artist, its version split off as
-    Deezer does (title_short without the trailing "(...)" that names a version)."""
-    short, version = split_version(title)
-    return Track(title, short, version, (artist,) if artist else ())
-
-
-def split_version(title: str) -> tuple[str, str]:
-    """("Another Chance", "(Radio Edit)") from "Another Chance (Radio Edit)"; a bracket that
-    names no version ("(feat. X)", "(Everybody Dance Now)") stays in the short title."""
-    match = re.search(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$", title)
-    if match and (VERSION_HEADS | {"live", "acoustic", "unplugged", "instrumental", "session"}) & set(words(match[1])):
-        return title[:match.start()].strip(), title[match.start():].strip()
-    return title, ""

@@ -10,8 +10,6 @@ sources' sha256 and the settings that shape the data (see ``Build.settings``).
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 import platform
 import subprocess
 import time
@@ -72,27 +70,20 @@ def summarize_runs(runs: list[dict]) -> dict:
     }
 
 
-def build_settings(*, config: str, source_paths: Mapping[str, str], split_scheme: str, split_file: str | None,
-                   section_start: object, quota: Quota, api_language: str, youtube: bool,
-                   recipe: str | None = None) -> dict:
-    """The settings that shape a build's data, with the sha256 of each source file."""
+def build_settings(*, config: str, sources_sha256: Mapping[str, str], split_scheme: str,
+                   split_file_sha256: str | None, section_start: object, quota: Quota, api_language: str,
+                   youtube: bool, recipe_sha256: str | None = None) -> dict:
+    """The settings that shape a build's data, with the sha256 of each source file (and of
+    the split file and the recipe, when the build has them)."""
     settings: dict = {
         "config": config,
-        "sources_sha256": {key: _sha256(path) for key, path in sorted(source_paths.items())},
-        "split_scheme": "split_file" if split_file else split_scheme,
-        "split_file_sha256": _sha256(split_file) if split_file else None,
+        "sources_sha256": dict(sorted(sources_sha256.items())),
+        "split_scheme": "split_file" if split_file_sha256 else split_scheme,
+        "split_file_sha256": split_file_sha256,
         "quota": {"calls": quota.calls, "window": quota.window},
         "api_language": api_language,
     }
     if youtube:
         settings["youtube"] = {"sources": list(SOURCES), "section_start": section_start, "match_rules": rules(),
-                               "recipe_sha256": _sha256(recipe) if recipe else None}
+                               "recipe_sha256": recipe_sha256}
     return settings
-
-
-def _sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deezer_tags.errors import UserError
-from deezer_tags.manifest import PREVIEW, YOUTUBE, TrackRow
+from deezer_tags.manifest import PREVIEW, YOUTUBE, TrackRow, chosen_candidate, found_by
 
 COLUMNS = ("track_id", "audio_source", "youtube_video_id", "section_start", "video_duration",
            "audio_sha256", "youtube_found_by")
@@ -46,18 +46,15 @@ def recipe_rows(rows: Iterable[TrackRow], *, youtube: bool) -> list[dict]:
     for row in rows:
         if row.audio_source is None or (row.audio_source == YOUTUBE and not youtube):
             continue
-        evidence = (row.match_evidence or {}) if row.audio_source == YOUTUBE else {}
-        chosen = next((c for c in evidence.get("candidates", [])
-                       if c.get("video_id") == row.youtube_video_id and c.get("verdict") == "accepted"), {})
-        source = evidence.get("found_by") or chosen.get("source")
-        out.append({
-            "track_id": row.track_id, "audio_source": row.audio_source,
-            "youtube_video_id": row.youtube_video_id if row.audio_source == YOUTUBE else "",
-            "section_start": evidence.get("section_start", ""),
-            "video_duration": chosen.get("duration") if chosen.get("duration") is not None else "",
-            "audio_sha256": row.audio_sha256,
-            "youtube_found_by": ("id_map" if source == "map" else source or "") if row.audio_source == YOUTUBE else "",
-        })
+        clip = {"youtube_video_id": "", "section_start": "", "video_duration": "", "youtube_found_by": ""}
+        if row.audio_source == YOUTUBE:
+            chosen = chosen_candidate(row)
+            clip = {"youtube_video_id": row.youtube_video_id,
+                    "section_start": (row.match_evidence or {}).get("section_start", ""),
+                    "video_duration": "" if chosen.get("duration") is None else chosen["duration"],
+                    "youtube_found_by": found_by(row) or ""}
+        out.append({"track_id": row.track_id, "audio_source": row.audio_source, **clip,
+                    "audio_sha256": row.audio_sha256})
     return out
 
 

@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 
 from deezer_tags import TAGS
 from deezer_tags.build import (
-    FAILED_NAME, FOUND_BY_TITLES, REPORT_NAME, SPLITS_NAME, _audio_counts, _chosen_candidate, _csv_text, _has_audio,
-    _why_no_audio, _write_atomically, found_by,
+    FAILED_NAME, FOUND_BY_TITLES, REPORT_NAME, SPLITS_NAME, _audio_counts, _csv_text, _has_audio, _why_no_audio,
+    _write_atomically,
 )
 from deezer_tags.errors import UserError
-from deezer_tags.manifest import PREVIEW, YOUTUBE, Manifest, TrackRow
+from deezer_tags.manifest import PREVIEW, YOUTUBE, Manifest, TrackRow, chosen_candidate, found_by
 from deezer_tags.matrix import TagMatrix, parse_tag_matrix
 from deezer_tags.provenance import summarize_runs
 from deezer_tags.sources import Endpoints, resolve_endpoints
@@ -214,7 +214,7 @@ def _youtube_scores(rows: Sequence[TrackRow]) -> tuple[list[tuple[int, float, st
     for row in rows:
         if row.audio_source != YOUTUBE:
             continue
-        chosen = _chosen_candidate(row)
+        chosen = chosen_candidate(row)
         if chosen.get("title_score") is not None:
             scores.append((row.track_id, float(chosen["title_score"]), found_by(row) or "?"))
         threshold = (row.match_evidence or {}).get("title_threshold", threshold)

@@ -51,6 +51,7 @@ from yt_dlp.utils import DownloadError, unsmuggle_url
 from deezer_tags.audio import InvalidAudio, checked_clip
 from deezer_tags.errors import MalformedSourceError, UserError
 from deezer_tags.ffmpeg import FfmpegFailed, fetch_section, ffmpeg_dir, ffmpeg_exe
+from deezer_tags.manifest import YOUTUBE
 from deezer_tags.matching import NO_ARTIST, NO_DURATION, NO_TITLE, Candidate, Track, Verdict, judge, rules
 from deezer_tags.previews import StoredAudio
 from deezer_tags.recipe import DURATION_SLACK, RecipeRow
@@ -345,7 +346,7 @@ class YouTubeRecoverer:
         """The recipe's video at the recipe's section; None (and the evidence says why) when
         the track has no YouTube row or its video fails the checks: the normal recovery follows."""
         row = self.recipe.get(track_id)
-        if row is None or row.audio_source != "youtube" or row.youtube_video_id is None:
+        if row is None or row.audio_source != YOUTUBE or row.youtube_video_id is None:
             return None
         candidate = run.add("recipe", row.youtube_video_id)
         audio = self._try(row.youtube_video_id, candidate, run, dest, recipe=row)

@@ -11,11 +11,12 @@ track's own), so that the title judgement alone decides.
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from deezer_tags.matching import ARTIST_MIN_SHARE, Candidate, Track, judge, split_version
+from deezer_tags.matching import ARTIST_MIN_SHARE, VERSION_HEADS, Candidate, Track, judge, words
 
 LABELLED = Path(__file__).resolve().parents[2] / "tests" / "data" / "idmap_labelled.tsv"
 NEUTRAL_DURATION = 200.0
@@ -39,6 +40,16 @@ class Judged:
 def load(path: Path = LABELLED) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def split_version(title: str) -> tuple[str, str]:
+    """Deezer's title_short and title_version, from the title the id map's query holds:
+    ("Another Chance", "(Radio Edit)") from "Another Chance (Radio Edit)"; a bracket that
+    names no version ("(feat. X)", "(Everybody Dance Now)") stays in the short title."""
+    match = re.search(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$", title)
+    if match and (VERSION_HEADS | {"live", "acoustic", "unplugged", "instrumental", "session"}) & set(words(match[1])):
+        return title[:match.start()].strip(), title[match.start():].strip()
+    return title, ""
 
 
 def track_of(entry: dict) -> Track:

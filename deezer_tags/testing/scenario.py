@@ -75,7 +75,6 @@ class TrackSpec:
     preview: PreviewState
     # The name the API gives callers in Korea unless they ask for English ("" when the same).
     artist_name_localized: str = ""
-    contributors: tuple[str, ...] = ()  # other credited artists (the main one is always credited)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +277,8 @@ class Scenario:
         random.Random(f"{seed}:art-tracks").shuffle(art)
         self.art_track_ids: set[int] = set(art[:round(art_track_fraction * len(ids))])
         self._art_tracks: dict[str, int] = {art_track_id(seed, t): t for t in self.art_track_ids}
+        self._art_track_list: list[VideoSpec] | None = None   # made on the first music search
+        self._art_track_by_isrc: dict[str, str] | None = None
         self._preview_keys: dict[str, int] | None = None
         # Bodies served instead of the healthy ones (see the class docstring).
         self.api_overrides: dict[int, bytes] = {}
@@ -386,13 +387,15 @@ class Scenario:
         return video
 
     def art_tracks(self) -> list[VideoSpec]:
-        return [v for v in map(self.video, sorted(self._art_tracks)) if v is not None]
+        if self._art_track_list is None:  # a race makes an equal list twice: harmless
+            self._art_track_list = [v for v in map(self.video, sorted(self._art_tracks)) if v is not None]
+        return self._art_track_list
 
     def art_track_by_isrc(self, isrc: str) -> VideoSpec | None:
-        for tid in self.art_track_ids:
-            if self.tracks[tid].isrc == isrc:
-                return self.video(art_track_id(self.seed, tid))
-        return None
+        if self._art_track_by_isrc is None:
+            self._art_track_by_isrc = {self.tracks[t].isrc: vid for vid, t in self._art_tracks.items()}
+        video_id = self._art_track_by_isrc.get(isrc)
+        return self.video(video_id) if video_id else None
 
     def answers(self, track_id: int) -> TrackSpec | None:
         """The track the API describes for this id, None where it answers "no data"."""
