@@ -222,14 +222,14 @@ class DeezerClient:
             self._stop(NetworkUnreachableError.of(self._host))
 
     def _attempt(self, track_id: int) -> dict[str, Any]:
-        self.limiter.acquire()
-        self._raise_if_stopped()  # the wait for the quota may have outlasted the build
-        with self._count_lock:
-            self.calls_made += 1
         url = f"{self.api_url}/track/{track_id}"
         try:
-            response = self._sessions.get().get(url, timeout=self.retry.timeout)
-            content = response.content
+            with self.limiter.call():  # stamped once answered: see ratelimit
+                self._raise_if_stopped()  # the wait for the quota may have outlasted the build
+                with self._count_lock:
+                    self.calls_made += 1
+                response = self._sessions.get().get(url, timeout=self.retry.timeout)
+                content = response.content
         except (requests.ConnectionError, requests.ConnectTimeout) as error:
             if _no_connection(error):
                 raise _NoConnection(f"network error: {type(error).__name__}") from None
