@@ -18,6 +18,7 @@ import os
 import re
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,8 @@ d = datasets.load_dataset(sys.argv[1], "full", cache_dir=sys.argv[2], trust_remo
                           max_tracks=int(sys.argv[3]), youtube_workers=int(sys.argv[4]))
 print(sum(len(s) for s in d.values()))
 """
-MEDIA = re.compile(r"^/media/([A-Za-z0-9_-]{11})\.mp3$")
+MEDIA = re.compile(r"^/media/videoplayback/id/([A-Za-z0-9_-]{11})/itag/(\d+)$")
+SECTION_SECONDS = 30.0
 
 
 def main() -> None:
@@ -68,17 +70,15 @@ def main() -> None:
         quota_rejections, max_in_window = web.quota_rejections, web.max_api_calls_in_window()
 
     report = json.loads((Path(cache_dir) / "deezer_tags" / "build_report.json").read_text())
+    manifest = Path(cache_dir) / "deezer_tags" / "manifest.sqlite"
     if args.save_manifest:
-        save_manifest(Path(cache_dir) / "deezer_tags" / "manifest.sqlite", Path(args.save_manifest))
+        save_manifest(manifest, Path(args.save_manifest))
+    sections = youtube_sections(manifest)
     if not args.keep:
         shutil.rmtree(cache_dir, ignore_errors=True)  # a full-scale build is ~20 GB of clips
     api = [r.started for r in log if r.path.startswith("/deezer/")]
     first_clip = min(r.finished for r in log if r.path.startswith("/cdn/") and r.status == 200)
-    media_bytes: dict[str, int] = {}
-    for r in log:
-        if m := MEDIA.match(r.path):
-            media_bytes[m.group(1)] = media_bytes.get(m.group(1), 0) + r.bytes_sent
-    full_media = sum(scenario.videos[v].duration * 16000 for v in media_bytes)  # 128 kbps files
+    media = media_figures(web, log, sections)
     recovered = report["audio"]["with_audio"]["youtube"]
     ceiling = args.quota / args.window
     figures = {
@@ -96,13 +96,55 @@ def main() -> None:
         "first_clip_s": round(first_clip - started, 2),
         "audio": report["audio"],
         "youtube_recovered": recovered,
-        "youtube_media_bytes_per_recovered_track": round(sum(media_bytes.values()) / max(recovered, 1)),
-        "youtube_media_bytes_over_full_size": round(sum(media_bytes.values()) / max(full_media, 1), 4),
+        **media,
         "preview_bytes": report["this_run"]["bytes_fetched"]["deezer_preview"],
         "requests_per_service": requests_per_service(log),
         "builder_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
     print(json.dumps(figures, indent=2))
+
+
+def youtube_sections(manifest: Path) -> dict[str, list[float]]:
+    """The section start of each YouTube clip, by video."""
+    starts: dict[str, list[float]] = {}
+    with sqlite3.connect(f"file:{manifest}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT youtube_video_id, match_evidence FROM tracks "
+                          "WHERE audio_source = 'youtube' AND youtube_video_id IS NOT NULL")
+        for video_id, evidence in rows:
+            starts.setdefault(video_id, []).append(float(json.loads(evidence)["section_start"]))
+    return starts
+
+
+def media_figures(web: LocalWeb, log: list, sections: dict[str, list[float]]) -> dict:
+    """What the YouTube clips cost the media host, against what their sections are in the
+    files: the bytes of the 30 s (packets and their fragment or cluster headers) plus the
+    file's head (init segment and index), which ffmpeg must read first."""
+    sent: dict[tuple[str, int], int] = {}
+    asked: dict[tuple[str, int], int] = {}
+    for r in log:
+        if m := MEDIA.match(r.path):
+            key = (m.group(1), int(m.group(2)))
+            sent[key] = sent.get(key, 0) + r.bytes_sent
+            asked[key] = asked.get(key, 0) + 1
+    needed = head = clips = 0
+    by_itag: dict[int, int] = {}
+    for (video_id, itag) in sent:
+        muxed = web.media_file(video_id, itag)
+        for start in sections.get(video_id, []):
+            clips += 1
+            needed += muxed.section_bytes(start, SECTION_SECONDS)
+            head += muxed.index_range[1] + 1
+            by_itag[itag] = by_itag.get(itag, 0) + 1
+    total = sum(sent.values())
+    return {
+        "youtube_clips_fetched": clips,
+        "youtube_clips_by_itag": by_itag,
+        "media_bytes_per_clip": round(total / max(clips, 1)),
+        "media_requests_per_clip": round(sum(asked.values()) / max(clips, 1), 2),
+        "media_bytes_over_section_bytes": round(total / max(needed, 1), 4),
+        "media_bytes_over_section_plus_head": round(total / max(needed + head, 1), 4),
+        "media_bytes_beyond_section_and_head_over_section": round((total - needed - head) / max(needed, 1), 4),
+    }
 
 
 if __name__ == "__main__":

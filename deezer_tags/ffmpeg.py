@@ -22,6 +22,7 @@ from deezer_tags.errors import DISK_FULL_ERRNOS
 
 # Stall limit for one network read or write (ffmpeg otherwise waits forever), microseconds.
 _RW_TIMEOUT_US = 30_000_000
+_RECV_BUFFER = 16 * 1024  # bytes
 # ffmpeg's own end-of-run report: what its input read over the network, and decode errors.
 _BYTES_READ = re.compile(r"Statistics: (\d+) bytes read")
 _DECODE_ERRORS = re.compile(r"(\d+) decode errors")
@@ -72,10 +73,14 @@ def fetch_section(url: str, out: Path, *, start: float, seconds: float,
                   exe: str | None = None, timeout: float = 180.0) -> SectionStats:
     """Write ``seconds`` of ``url`` from ``start`` to ``out`` as MP3, 44.1 kHz stereo, 128 kbps,
     the Deezer previews' format. Raises FfmpegFailed, or OSError when the disk is full."""
+    # A small socket buffer: ffmpeg's reader holds 16 KB, not hundreds, that it may never use
+    # (what it does not take is not asked of the media host: see relay).
+    network = ["-recv_buffer_size", str(_RECV_BUFFER)] if url.startswith(("http://", "https://")) else []
     args = [exe or ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats",
             # verbose, with levels: errors stay recognisable and the input's byte count is printed
             "-loglevel", "level+verbose",
             "-fflags", "+fastseek", "-rw_timeout", str(_RW_TIMEOUT_US),
+            *network,
             "-ss", f"{start:.3f}", "-t", f"{seconds:.3f}", "-i", url,
             "-vn", "-map_metadata", "-1", "-ac", "2", "-ar", "44100", "-b:a", "128k",
             # LAME's -q 7: 0.17 instead of 0.39 CPU-s per clip (measured). At the real quota a

@@ -71,6 +71,9 @@ BACKOFF = 0.5            # seconds before the 2nd attempt, doubled after
 SOCKET_TIMEOUT = 20.0    # yt-dlp's, seconds
 FFMPEG_TIMEOUT = 180.0   # one section, seconds
 CLIP_SLACK = 1.0         # seconds a clip may be shorter or longer than asked (frame rounding)
+# YouTube's DASH files index their audio every ~10 s (sidx subsegments, WebM cues): ffmpeg's
+# seek lands on the index point before the section's start, 5 s early on average.
+SEEK_LANDING = 5.0       # seconds
 FORMAT = "bestaudio/best"
 # yt-dlp options a user may not set through youtube_options, and why: the engine owns them.
 ENGINE_OWNED_OPTIONS = {
@@ -421,7 +424,8 @@ class YouTubeRecoverer:
                 media_url = self._media_url(info)
                 start = (recipe.section_start if recipe is not None
                          else self._start(info.get("duration"), run.wanted.track.duration))
-                audio = self._fetch(media_url, info.get("http_headers"), start, info.get("duration"), dest, run)
+                audio = self._fetch(media_url, info.get("http_headers"), start, info.get("duration"), dest, run,
+                                    section_bytes=self._section_bytes(info))
             except _Refused as refusal:
                 candidate.update(verdict="refused", reason=str(refusal))
                 return None
@@ -532,29 +536,45 @@ class YouTubeRecoverer:
         start = float(self.section_start)
         return min(start, max(0.0, duration - self.section_seconds)) if duration else start
 
+    def _section_bytes(self, info: dict) -> int | None:
+        """The bytes ffmpeg reads of the chosen format from its seek on, from the format's
+        size and duration (or its bitrate): the relay asks the media host for about that."""
+        filesize, duration = info.get("filesize"), info.get("duration")
+        if isinstance(filesize, (int, float)) and isinstance(duration, (int, float)) and filesize > 0 and duration > 0:
+            rate = filesize / duration
+        else:
+            kbps = info.get("abr") or info.get("tbr")
+            if not isinstance(kbps, (int, float)) or kbps <= 0:
+                return None
+            rate = kbps * 1000 / 8
+        return round(rate * (self.section_seconds + SEEK_LANDING))
+
     def _fetch(self, media_url: str, headers: Mapping[str, str] | None, start: float,
-               duration: float | None, dest: Path, run: _Run) -> StoredAudio:
+               duration: float | None, dest: Path, run: _Run, *, section_bytes: int | None = None) -> StoredAudio:
         """ffmpeg cuts the section into a temp file next to ``dest``; checked, it replaces ``dest``.
 
         ffmpeg reads the media through the relay (see ``relay``), which hands it only whole
-        answers and the bytes where its seek lands read twice alike: a damaged or slow answer
-        there once shifted clips by a frame with nothing in ffmpeg's log."""
+        answers, each byte read once, in ranges sized to the section: a cut-off or slow
+        answer once shifted clips by a frame with nothing in ffmpeg's log."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         os.close(handle)
         tmp = Path(tmp_name)
         try:
-            with self._relay.relaying(media_url, headers) as (local_url, relayed):
+            with self._relay.relaying(media_url, headers, section_bytes=section_bytes) as (local_url, relayed):
                 try:
                     stats = fetch_section(local_url, tmp, start=start, seconds=self.section_seconds,
                                           exe=self.ffmpeg, timeout=FFMPEG_TIMEOUT)
                 except FfmpegFailed as error:
-                    if classify_error(str(error)) == "blocked":
-                        raise YouTubeBlocked(str(error)) from None
+                    for said in (str(error), relayed.failure or ""):  # a 429 before or in the section
+                        if classify_error(said) == "blocked":
+                            raise YouTubeBlocked(said) from None
                     raise _Transient(f"ffmpeg: {relayed.failure or error}") from None
                 finally:
                     run.bytes_fetched += relayed.bytes_fetched
             if relayed.failure:
+                if classify_error(relayed.failure) == "blocked":  # 429 in the middle of the section
+                    raise YouTubeBlocked(f"the media host: {relayed.failure}")
                 raise _Transient(f"the media host: {relayed.failure}")
             if stats.decode_errors:
                 raise _Transient(f"the media arrived damaged ({stats.decode_errors} decode errors)")

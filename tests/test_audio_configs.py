@@ -16,6 +16,7 @@ import soundfile
 
 from deezer_tags.audio import inspect_mp3
 from deezer_tags.testing import Faults, LocalWeb, Scenario
+from deezer_tags.testing.audio import media_mp3
 
 from conftest import FAST_QUOTA, api_track_ids, build, kill_build_midway
 
@@ -77,19 +78,20 @@ def test_full_config_yields_valid_previews_and_youtube_clips(scenario, full_buil
         assert row["youtube_found_by"] in ("id_map", "search")  # no art tracks in this world
 
     # A YouTube clip is a section: far less than the whole media file is read, and each
-    # byte of it twice (the relay hands ffmpeg only what two reads agree on), no more.
+    # byte of it once (the relay resumes a broken answer from its last good byte). A range
+    # ffmpeg leaves early (it skips ahead inside an MP4 fragment) may overlap the next.
     served, spans = collections.Counter(), collections.defaultdict(list)
     for r in log:
-        if r.path.startswith("/media/") and r.bytes_sent:
+        if r.path.startswith("/media/videoplayback/") and r.bytes_sent:
             served[r.path] += r.bytes_sent
             first = int(r.client_range.removeprefix("bytes=").split("-")[0])
             spans[r.path].append((first, first + r.bytes_sent))
     assert served
     for path, sent in served.items():
-        size = scenario.videos[path.split("/")[-1][:-4]].duration * 16000  # 128 kbps
+        size = scenario.videos[path.split("/")[4]].duration * 16000  # about 128 kbps
         distinct = _covered(spans[path])
         assert distinct < 0.5 * size, f"{path}: {distinct} distinct bytes of {size}"
-        assert sent == 2 * distinct, f"{path}: {sent} bytes sent for {distinct} distinct"
+        assert sent < 1.15 * distinct, f"{path}: {sent} bytes sent for {distinct} distinct"
 
     report = json.loads((work_dir(cache) / "build_report.json").read_text())
     with_audio = report["audio"]["with_audio"]
@@ -190,8 +192,7 @@ def test_an_earlier_crawl_is_imported_instead_of_downloaded(scenario, tmp_path):
         (old / "audio" / f"{live[10]}.mp3").write_bytes(b"<html>not audio</html>")  # rejected, fetched anew
         video = next(iter(scenario.videos.values()))
         crawl_track = next(t for t in ids if t not in live)
-        (old / "audio_crawl" / f"{crawl_track}.mp3").write_bytes(
-            requests.get(f"{web.base_url}/media/{video.video_id}.mp3", timeout=10).content)
+        (old / "audio_crawl" / f"{crawl_track}.mp3").write_bytes(media_mp3(video.video_id, video.duration))
         web.clear_log()
         rows = rows_of(build(web, tmp_path / "cache", "full", max_tracks=30, data_dir=str(old)))
         fetched = {m.group(1) for r in web.requests if (m := _CDN.match(r.path))}

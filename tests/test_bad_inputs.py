@@ -233,7 +233,7 @@ def test_bad_map_entries_are_refused_per_track_and_only_youtube_ids_are_fetched(
     watched = [r.query for r in served if r.path == "/youtube/watch"]
     assert watched and all(WATCH_QUERY.fullmatch(q) for q in watched), watched
     assert set(watched) == {f"v={MAPPED_VIDEO}"}
-    assert {r.path for r in served if r.path.startswith("/media/")} == {f"/media/{MAPPED_VIDEO}.mp3"}
+    assert {r.path.split("/id/")[1].split("/")[0] for r in served if r.path.startswith("/media/")} == {MAPPED_VIDEO}
     assert not Path("/tmp/deezer_tags_pwned").exists()
 
 
@@ -297,7 +297,7 @@ def test_the_overrides_serve_the_given_bytes_and_leave_the_rest_alone():
         scenario.preview_overrides[other] = b"\x00" * 10
         answer = http.get(preview, headers={"Range": "bytes=2-"})
         assert (answer.status_code, answer.content, answer.headers["Content-Type"]) == (206, b"\x00" * 8, "audio/mpeg")
-        assert http.get(f"{web.base_url}/media/{MAPPED_VIDEO}.mp3").content == b"not audio"
+        assert http.get(web.media_url(MAPPED_VIDEO)).content == b"not audio"
 
 
 # -- 3. Deezer API bodies --------------------------------------------------------------------
@@ -476,7 +476,8 @@ def test_media_that_is_not_audio_is_never_stored_and_recorded_failed(tmp_path):
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         rows = run_engine(web, tmp_path, ids, youtube=True)
         time.sleep(0.2)  # the server logs a request once the client has hung up
-        media_bytes = sum(r.bytes_sent for r in web.requests if r.path == f"/media/{video_of[long_media]}.mp3")
+        media_bytes = sum(r.bytes_sent for r in web.requests 
+                          if r.path.startswith(f"/media/videoplayback/id/{video_of[long_media]}/"))
 
     for track_id in bad:
         row = rows[track_id]
@@ -486,7 +487,7 @@ def test_media_that_is_not_audio_is_never_stored_and_recorded_failed(tmp_path):
         assert row.audio_error.startswith(f"video {video_of[track_id]}: ")
     for track_id in (ogg, long_media):
         row = rows[track_id]
-        assert (row.youtube_status, row.audio_source) == ("ok", "youtube")
+        assert (row.youtube_status, row.audio_source) == ("ok", "youtube"), row.audio_error
         info = inspect_mp3((tmp_path / row.audio_path).read_bytes())
         assert (info.sample_rate, info.channels) == (44100, 2) and 29 < info.duration < 31
     assert media_bytes < 2_000_000 < len(scenario.media_overrides[video_of[long_media]]) / 50

@@ -24,7 +24,7 @@ import soundfile
 import yaml
 import yt_dlp
 
-from deezer_tags.testing import Faults, LocalWeb, Scenario, shared_data_dir
+from deezer_tags.testing import Faults, LocalWeb, Scenario, shared_data_dir, media
 from deezer_tags.testing.scenario import video_id_of
 
 # From shared/data/README.md.
@@ -293,39 +293,63 @@ def test_env_and_config_point_at_the_server(web):
 
 def test_anything_else_is_404(web, http):
     for path in ("/", "/zenodo/records/1/files/x.csv", "/cdn/stream/c-0-5.mp3", "/media/nope.mp3",
-                 "/media/AAAAAAAAAAA.mp3", "/youtube/watch?v=AAAAAAAAAAA"):
+                 "/media/videoplayback/id/AAAAAAAAAAA/itag/140", "/media/api/manifest/dash/id/AAAAAAAAAAA",
+                 "/youtube/watch?v=AAAAAAAAAAA"):
         assert http.get(web.base_url + path).status_code == 404, path
 
 
 # -- YouTube ------------------------------------------------------------------------------
 
-def test_watch_page_through_yt_dlp(web, scenario):
+def test_watch_page_through_yt_dlp_lists_youtubes_audio_formats(web, scenario):
+    """yt-dlp follows the page to its DASH manifest and lists the formats as its YouTube
+    extractor lists a player response's: itag 251 (Opus in WebM) and 140 (AAC in MP4), at
+    about 130 kbit/s, with their sizes; bestaudio takes 251, or 140 where there is no 251."""
     video = scenario.videos["NMg2mhqJR8g"]
     url = web.config_kwargs()["youtube_watch_url"].format(video_id=video.video_id)
-    with yt_dlp.YoutubeDL({"quiet": True, "no_warnings": True}) as ydl:
+    with yt_dlp.YoutubeDL({"quiet": True, "no_warnings": True, "format": "bestaudio/best"}) as ydl:
         info = ydl.extract_info(url, download=False)
+        only_aac = next(v for v in scenario.videos if [f.itag for f in media.formats_of(v, scenario.seed)] == [140])
+        fallback = ydl.extract_info(url.replace(video.video_id, only_aac), download=False)
     assert info["title"] == "Roger Sanchez - Another Chance (Radio Edit) (HQ)" == video.title
     assert info["duration"] == video.duration
-    # The page names the media type, so yt-dlp takes contentUrl as the format (with its notes after "#").
-    assert yt_dlp.utils.unsmuggle_url(info["url"])[0] == f"{web.base_url}/media/{video.video_id}.mp3"
+    listed = {f["format_id"]: f for f in info["formats"]}
+    assert set(listed) == {"140", "251"}
+    assert (listed["140"]["ext"], listed["140"]["acodec"], listed["140"]["asr"]) == ("m4a", "mp4a.40.2", 44_100)
+    assert (listed["251"]["ext"], listed["251"]["acodec"], listed["251"]["asr"]) == ("webm", "opus", 48_000)
+    for f in listed.values():
+        assert f["vcodec"] == "none" and f["protocol"] == "http" and 120 <= f["tbr"] <= 150
+        assert f["filesize"] == len(web.media_file(video.video_id, int(f["format_id"])).data)
+        assert "/media/videoplayback/id/" in f["url"] and "expire=" in f["url"] and "sig=" in f["url"]
+    assert info["format_id"] == "251" and fallback["format_id"] == "140"
 
 
-def test_media_decodes_to_the_announced_duration(web, http, scenario):
+def test_each_format_decodes_to_the_announced_duration_and_videos_differ(web, http, scenario):
     video = min(scenario.videos.values(), key=lambda v: v.duration)
-    response = http.get(f"{web.base_url}/media/{video.video_id}.mp3")
-    assert (response.status_code, response.headers["Content-Type"]) == (200, "audio/mpeg")
-    samples, rate = soundfile.read(io.BytesIO(response.content))
-    assert rate == 44_100 and samples.shape[1] == 2
-    assert abs(len(samples) / rate - video.duration) <= 0.01
     other = min((v for v in scenario.videos.values() if v is not video), key=lambda v: v.duration)
-    # Past the tags, the frames themselves differ: each video sounds different.
-    assert http.get(f"{web.base_url}/media/{other.video_id}.mp3").content[2000:20000] != response.content[2000:20000]
+    for fmt in media.formats_of(video.video_id, scenario.seed):
+        response = http.get(web.media_url(video.video_id, fmt.itag))
+        muxed = web.media_file(video.video_id, fmt.itag)
+        assert (response.status_code, response.headers["Content-Type"]) == (200, muxed.mime_type)
+        assert response.content == muxed.data
+        assert abs(muxed.duration - video.duration) <= 0.05
+    best = media.formats_of(other.video_id, scenario.seed)[-1].itag  # 140: every video has it
+    assert web.media_file(other.video_id, best).data[-50_000:] != web.media_file(video.video_id, 140).data[-50_000:]
+
+
+def test_media_urls_are_signed_and_expire(scenario, http):
+    with LocalWeb(scenario, media_ttl=0.5) as web:
+        url = web.media_url("NMg2mhqJR8g", 140)
+        assert http.get(url, headers={"Range": "bytes=0-99"}).status_code == 206
+        forged = url.replace("itag/140", "itag/251")
+        assert http.get(forged, headers={"Range": "bytes=0-99"}).status_code == 403
+        time.sleep(0.6)
+        assert http.get(url, headers={"Range": "bytes=0-99"}).status_code == 403
 
 
 def test_ffmpeg_fetches_a_section_with_range_requests(web, scenario, tmp_path):
     video = scenario.videos["NMg2mhqJR8g"]
-    url = f"{web.base_url}/media/{video.video_id}.mp3"
-    full_size = len(requests.get(url).content)
+    url = web.media_url(video.video_id, 140)
+    full_size = len(web.media_file(video.video_id, 140).data)
     web.clear_log()
     out = tmp_path / "section.mp3"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-fflags", "+fastseek", "-ss", "150",
@@ -333,9 +357,9 @@ def test_ffmpeg_fetches_a_section_with_range_requests(web, scenario, tmp_path):
                    check=True, capture_output=True, timeout=60)
     assert abs(soundfile.info(str(out)).duration - 30) < 0.2
     time.sleep(0.2)  # the server logs a request once the client has hung up
-    served = [s for s in web.requests if s.path == f"/media/{video.video_id}.mp3"]
-    assert any(s.client_range and int(s.client_range[6:].split("-")[0]) > 150 * 15_000 for s in served)
-    assert sum(s.bytes_sent for s in served) < 0.35 * full_size
+    served = [s for s in web.requests if s.path.startswith(f"/media/videoplayback/id/{video.video_id}/")]
+    assert any(s.client_range and int(s.client_range[6:].split("-")[0]) > 140 * 15_000 for s in served)
+    assert sum(s.bytes_sent for s in served) < 0.45 * full_size
 
 
 # -- scenario -----------------------------------------------------------------------------

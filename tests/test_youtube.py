@@ -16,10 +16,9 @@ import requests
 import soundfile
 
 from deezer_tags.errors import MalformedSourceError, UserError
-from deezer_tags.relay import ATTEMPTS as RELAY_ATTEMPTS
 from deezer_tags.sources import Endpoints, resolve_endpoints
-from deezer_tags.testing import Faults, LocalWeb, Scenario
-from deezer_tags.testing.faults import MEDIA_FAULTS
+from deezer_tags.testing import Faults, LocalWeb, Scenario, media
+from deezer_tags.testing.faults import MEDIA_FAULTS, PAGE_FAULTS
 from deezer_tags.testing.scenario import art_track_id
 from deezer_tags.testing.scenario import video_id_of as served_video_id
 from deezer_tags.youtube import (
@@ -69,9 +68,15 @@ def mapped_tracks(scenario: Scenario, youtube_map: dict[int, dict], *, wrong: bo
 
 
 def media_requests(web: LocalWeb, video_id: str | None = None) -> list:
+    """The requests for the video's media files (its manifest aside)."""
     time.sleep(0.2)  # the server logs a request once the client has hung up
-    prefix = f"/media/{video_id}.mp3" if video_id else "/media/"
+    prefix = f"/media/videoplayback/id/{video_id}/" if video_id else "/media/videoplayback/"
     return [r for r in web.requests if r.path.startswith(prefix)]
+
+
+def best_format_path(scenario: Scenario, video_id: str) -> str:
+    """The media path of the format yt-dlp's bestaudio takes for the video."""
+    return f"/media/videoplayback/id/{video_id}/itag/{media.formats_of(video_id, scenario.seed)[0].itag}"
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -81,7 +86,7 @@ def leftovers(folder: Path) -> list[str]:
 # -- the good case -------------------------------------------------------------------------
 
 def test_a_good_map_entry_gives_a_30s_section_of_its_video(web, scenario, youtube_map, tmp_path):
-    size = int(requests.head(f"{web.base_url}/media/{MAPPED_VIDEO}.mp3").headers["Content-Length"])
+    size = int(requests.head(web.media_url(MAPPED_VIDEO)).headers["Content-Length"])
     web.clear_log()
     dest = tmp_path / "audio" / f"{MAPPED_TRACK}.mp3"
     with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
@@ -109,6 +114,48 @@ def test_a_good_map_entry_gives_a_30s_section_of_its_video(web, scenario, youtub
     assert candidate["title"] == scenario.videos[MAPPED_VIDEO].title and candidate["duration"] == 240
     assert candidate["title_score"] >= 0.7 and candidate["duration_delta"] == -1
     assert web.count("/youtube/results") == 0
+
+
+def _video_id_with(layouts: tuple[str, ...], seed: int) -> str:
+    """A fresh video id whose formats have these layouts, best first."""
+    for n in range(10_000):
+        video_id = f"fmt{n:08d}"
+        if tuple(f.layout for f in media.formats_of(video_id, seed)) == layouts:
+            return video_id
+    raise AssertionError(layouts)
+
+
+@pytest.mark.parametrize("layouts, itag", [(("webm", "fragmented"), 251), (("webm", "faststart"), 251),
+                                           (("fragmented",), 140), (("faststart",), 140)])
+def test_each_youtube_format_gives_a_valid_clip_of_the_right_section(scenario, youtube_map, tmp_path, layouts, itag):
+    """Opus in WebM when the video has it (yt-dlp's bestaudio), else AAC in MP4, fragmented
+    or with its tables up front: the clip is a 30 s MP3, 44.1 kHz stereo, and the very clip
+    ffmpeg cuts from the whole file on disk at the section's start."""
+    from deezer_tags.ffmpeg import fetch_section
+
+    video_id = _video_id_with(layouts, scenario.seed)
+    track = scenario.tracks[MAPPED_TRACK]
+    scenario.add_video(video_id, scenario.videos[MAPPED_VIDEO].title, 240, track_id=MAPPED_TRACK)
+    mapping = {**youtube_map, MAPPED_TRACK: {**youtube_map[MAPPED_TRACK],
+                                             "url": f"https://www.youtube.com/watch?v={video_id}"}}
+    try:
+        with LocalWeb(scenario) as web:
+            with YouTubeRecoverer(endpoints_of(web), mapping) as recoverer:
+                outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+            served = media_requests(web, video_id)
+            whole = tmp_path / "whole.media"
+            whole.write_bytes(web.media_file(video_id, itag).data)
+    finally:
+        del scenario.videos[video_id]
+    assert (outcome.status, outcome.video_id) == ("ok", video_id), outcome.error
+    assert {r.path.rsplit("/", 1)[1] for r in served} == {str(itag)}
+    info = soundfile.info(str(tmp_path / "x.mp3"))
+    assert (info.samplerate, info.channels, info.format) == (44_100, 2, "MP3")
+    assert abs(info.duration - 30.0) < 0.2
+    start = outcome.evidence["section_start"]
+    assert start == 240 / 2 - 15 and track.duration
+    fetch_section(str(whole), tmp_path / "direct.mp3", start=start, seconds=30)
+    assert outcome.audio.sha256 == hashlib.sha256((tmp_path / "direct.mp3").read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("rule, expected_start", [("start", 0.0), (1000.0, 240.0 - 30.0), (20, 20.0)])
@@ -271,41 +318,72 @@ def test_a_bot_check_raises_youtube_blocked_at_once(scenario, youtube_map, tmp_p
     assert leftovers(tmp_path) == []
 
 
-def _seed_failing_first(path: str, fault: str, first: int) -> int:
-    """A fault seed under which the ``first`` requests for ``path`` meet ``fault`` and the next few do not."""
-    for seed in range(10_000):
+def _seed_where(fault: str, path: str, fates: list[bool]) -> int:
+    """A fault seed under which the n-th request for the media ``path`` meets ``fault``
+    exactly when ``fates[n]``, and the video's watch page and manifest meet none at first."""
+    video_id = path.split("/")[4]
+    spared = {f"/youtube/watch?v={video_id}": PAGE_FAULTS, f"/media/api/manifest/dash/id/{video_id}": MEDIA_FAULTS}
+    for seed in range(50_000):
         faults = Faults(**{fault: 0.5, "seed": seed})
-        hits = [bool(faults.pick(MEDIA_FAULTS, path, n)) for n in range(first + 5)]
-        if hits == [True] * first + [False] * 5:
+        if ([faults.pick(MEDIA_FAULTS, path, n) == fault for n in range(len(fates))] == fates
+                and not any(faults.pick(kinds, page, n) for page, kinds in spared.items() for n in range(4))):
             return seed
     raise AssertionError("no such seed")
 
 
-# The relay's first request for the media meets the fault; damaged bodies: test_relay.py.
-@pytest.mark.parametrize("fault, first", [("reset", 1), ("server_error", 1)])
-def test_a_media_fault_is_retried_to_success(scenario, youtube_map, tmp_path, fault, first):
-    path = f"/media/{MAPPED_VIDEO}.mp3"
-    faults = Faults(**{fault: 0.5, "seed": _seed_failing_first(path, fault, first)})
+# The relay's first request for the media meets the fault.
+@pytest.mark.parametrize("fault", ["reset", "server_error", "truncated"])
+def test_a_media_fault_is_retried_to_success(scenario, youtube_map, tmp_path, fault):
+    path = best_format_path(scenario, MAPPED_VIDEO)
+    faults = Faults(**{fault: 0.5, "seed": _seed_where(fault, path, [True] + [False] * 5)})
     with LocalWeb(scenario, faults=faults) as web:
         with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
             outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
         served = media_requests(web, MAPPED_VIDEO)
-    assert [r.fault for r in served[:first]] == [fault] * first  # the first attempt met the fault ...
-    assert len(served) > first  # ... another attempt followed ...
+    assert served[0].fault == fault  # the first request met the fault ...
+    assert len(served) > 1  # ... the relay asked again ...
     assert (outcome.status, outcome.video_id) == ("ok", MAPPED_VIDEO)  # ... and got through
     assert abs(soundfile.info(str(tmp_path / "x.mp3")).duration - 30.0) < 0.2
     assert leftovers(tmp_path) == ["x.mp3"]
 
 
-def test_a_media_fault_that_persists_is_failed_after_bounded_attempts(scenario, youtube_map, tmp_path):
+def test_a_media_url_that_expires_mid_clip_is_resolved_again_once(scenario, youtube_map, tmp_path):
+    """googlevideo's URL dies while ffmpeg reads the section (403 from then on): the
+    recoverer resolves the watch page again, once, and the clip is the fault-free one."""
+    path = best_format_path(scenario, MAPPED_VIDEO)
+    with LocalWeb(scenario) as web:
+        with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+            clean = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "clean.mp3")
+    faults = Faults(expire_early=0.5, seed=_seed_where("expire_early", path, [False, True] + [False] * 5))
+    with LocalWeb(scenario, faults=faults) as web:
+        with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
+            outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+        served = media_requests(web, MAPPED_VIDEO)
+        watch_pages, manifests = web.count("/youtube/watch"), web.count("/media/api/manifest/")
+    assert served[1].fault == "expire_early" and served[1].status == 403
+    assert (watch_pages, manifests) == (2, 2)  # resolved again, once
+    assert len({r.query for r in served}) == 2  # the second attempt read a fresh URL
+    assert outcome.status == "ok" and outcome.audio.sha256 == clean.audio.sha256
+
+
+def test_a_throttled_media_host_raises_youtube_blocked(scenario, youtube_map, tmp_path):
+    with LocalWeb(scenario, faults=Faults(throttled=1.0)) as web:
+        with (YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer,
+              pytest.raises(YouTubeBlocked) as raised):
+            recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
+        assert "429" in raised.value.detail
+        assert [r.status for r in web.requests if r.path.startswith("/media/")] == [429]  # no retry loop
+    assert leftovers(tmp_path) == []
+
+
+def test_a_watch_page_that_keeps_failing_is_failed_after_bounded_attempts(scenario, youtube_map, tmp_path):
     with LocalWeb(scenario, faults=Faults(reset=1.0)) as web:
         with YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:
             outcome = recoverer.recover(MAPPED_TRACK, metadata(scenario, MAPPED_TRACK), tmp_path / "x.mp3")
-        # Each attempt's ffmpeg gets nothing: the relay's two reads of the head each gave up
-        # after their own tries.
-        assert len(media_requests(web, MAPPED_VIDEO)) == ATTEMPTS * 2 * RELAY_ATTEMPTS
+        assert web.count("/youtube/watch") == ATTEMPTS
+        assert media_requests(web) == []
     assert outcome.status == "failed" and outcome.audio is None
-    assert "connection broke" in outcome.error and f"({ATTEMPTS} attempts)" in outcome.error
+    assert f"({ATTEMPTS} attempts)" in outcome.error
     assert outcome.evidence["candidates"][0]["verdict"] == "failed"
     assert leftovers(tmp_path) == []
 
@@ -369,37 +447,34 @@ def test_errors_are_classified(message, kind):
     assert classify_error(message) == kind
 
 
-def test_a_section_ffmpeg_recovered_from_a_reset_is_refused_and_cut_again(tmp_path):
+def test_a_section_ffmpeg_recovered_from_a_reset_is_refused_and_cut_again(scenario, tmp_path):
     """Found by the reliability campaign: a connection reset during ffmpeg's seek is
-    reopened by ffmpeg, which then writes a clip shifted by a frame. Its log says so; the
-    attempt is refused, and the next, clean, read gives the fault-free clip."""
+    reopened by ffmpeg, which may then write a clip shifted by a frame. Its log says so; the
+    attempt is refused, and the next, clean, read gives the fault-free clip. (The recoverer
+    reads through its relay, which resumes resets itself: this is fetch_section's guard.)"""
     from deezer_tags.ffmpeg import FfmpegFailed, fetch_section
-    from deezer_tags.testing.campaign import CAMPAIGN_FAULTS
 
-    scenario = Scenario.from_shared_data(no_data_fraction=0.01, no_preview_fraction=0.2, dead_preview_fraction=0.05,
-                                         wrong_video_fraction=0.03, seed=0, previewless_in_map=True)
-    video = "6AzAEG_Ty_E"  # with these faults (seed 0), its first seek meets a reset
-    start = scenario.videos[video].duration / 2 - 15
+    path = best_format_path(scenario, MAPPED_VIDEO)
+    start = scenario.videos[MAPPED_VIDEO].duration / 2 - 15
 
     def cut(web: LocalWeb, name: str) -> str:
         out = tmp_path / name
-        fetch_section(f"{web.base_url}/media/{video}.mp3", out, start=start, seconds=30)
+        fetch_section(web.media_url(MAPPED_VIDEO), out, start=start, seconds=30)
         return hashlib.sha256(out.read_bytes()).hexdigest()
 
     with LocalWeb(scenario) as web:
         clean = cut(web, "clean.mp3")
-    with LocalWeb(scenario, faults=Faults(**CAMPAIGN_FAULTS, seed=0)) as web:
-        with pytest.raises(FfmpegFailed, match="recovered from.*reset"):
+    faults = Faults(reset=0.5, seed=_seed_where("reset", path, [False, True] + [False] * 6))
+    with LocalWeb(scenario, faults=faults) as web:
+        with pytest.raises(FfmpegFailed, match="recovered from"):
             cut(web, "first.mp3")
         assert [r.fault for r in web.requests].count("reset") == 1
         assert cut(web, "second.mp3") == clean
 
 
-def test_clips_cut_under_slow_and_damaged_media_bodies_are_the_fault_free_ones(scenario, youtube_map, tmp_path):
-    """Found by the reliability campaign: when ffmpeg's seek met a slow body it asked for the
-    media again, and when one of those answers was damaged it landed a frame away and logged
-    nothing. Through the relay, every clip the recoverer keeps under such faults is the
-    fault-free one (test_relay shows the relay's part: damage where a seek lands is caught)."""
+def test_clips_cut_under_every_transport_fault_are_the_fault_free_ones(scenario, youtube_map, tmp_path):
+    """Resets, 5xx, short and slow bodies and URLs dying mid-clip, on the media and on the
+    watch pages: every clip the recoverer keeps is the fault-free one."""
     tracks = list(mapped_tracks(scenario, youtube_map, wrong=False))[:6]
 
     def recover_all(web: LocalWeb, folder: str) -> dict[int, str | None]:
@@ -410,11 +485,12 @@ def test_clips_cut_under_slow_and_damaged_media_bodies_are_the_fault_free_ones(s
 
     with LocalWeb(scenario) as web:
         clean = recover_all(web, "clean")
-    with LocalWeb(scenario, faults=Faults(slow_body=0.1, corrupt_audio=0.2, seed=1)) as web:
+    faults = Faults(reset=0.1, server_error=0.1, truncated=0.1, slow_body=0.1, expire_early=0.1, seed=1)
+    with LocalWeb(scenario, faults=faults) as web:
         faulted = recover_all(web, "faulted")
-        struck = {r.fault for r in media_requests(web)}
+        struck = {r.fault for r in web.requests if r.fault}
     assert None not in clean.values()
-    assert {"slow_body", "corrupt_audio"} <= struck
+    assert {"reset", "truncated", "slow_body", "expire_early"} <= struck
     kept = {track: sha for track, sha in faulted.items() if sha is not None}
     assert len(kept) >= len(tracks) // 2
     assert kept == {track: clean[track] for track in kept}

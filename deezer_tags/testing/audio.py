@@ -20,12 +20,14 @@ seeks by byte offset (a Range request) instead of reading up to the start time.
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -100,11 +102,18 @@ def _signal(variant: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+@functools.lru_cache(maxsize=1)
+def pool_signals() -> tuple[np.ndarray, ...]:
+    """The sounds every file is pieced from (PREVIEW_SECONDS each, 44.1 kHz stereo): the
+    previews' MP3 frames and the YouTube formats' packets are encodings of these."""
+    return tuple(_signal(variant) for variant in range(_POOL_CLIPS))
+
+
 def _encode(variant: int) -> _Clip:
     import soundfile  # noqa: PLC0415 - only needed once the first file is asked for
 
     buf = io.BytesIO()
-    soundfile.write(buf, _signal(variant), SAMPLE_RATE, format="MP3",
+    soundfile.write(buf, pool_signals()[variant], SAMPLE_RATE, format="MP3",
                     bitrate_mode="CONSTANT", compression_level=_COMPRESSION_LEVEL)
     return _split_frames(buf.getvalue())
 
@@ -201,21 +210,24 @@ def preview_mp3(track_id: int) -> bytes:
 
 
 def media_mp3(video_id: str, seconds: float) -> bytes:
-    """A video's audio track, ``seconds`` long, in the previews' format."""
+    """An MP3 ``seconds`` long in the previews' format, named after a video: test material
+    (an earlier crawl's clip, a host serving the wrong file). YouTube itself serves AAC and
+    Opus: see ``media``."""
     return _mp3(f"youtube video {video_id}", random.Random(f"media:{video_id}"),
                 round(seconds * SAMPLE_RATE))
 
 
 class ByteCache:
-    """A thread-safe LRU of byte strings bounded by their total size."""
+    """A thread-safe LRU of files (byte strings, or objects holding them as ``data``)
+    bounded by their total size."""
 
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
         self._size = 0
-        self._items: OrderedDict[object, bytes] = OrderedDict()
+        self._items: OrderedDict[object, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: object, make: Callable[[], bytes]) -> bytes:
+    def get(self, key: object, make: Callable[[], Any]) -> Any:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -224,7 +236,11 @@ class ByteCache:
         with self._lock:
             if key not in self._items:
                 self._items[key] = value
-                self._size += len(value)
+                self._size += _size(value)
                 while self._size > self._max and len(self._items) > 1:
-                    self._size -= len(self._items.popitem(last=False)[1])
+                    self._size -= _size(self._items.popitem(last=False)[1])
         return value
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, bytes) else len(value.data)

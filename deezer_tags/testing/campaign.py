@@ -352,13 +352,15 @@ def _videos_shared_by_tracks(manifest: Path) -> set[str]:
 
 def _video_of(served) -> str | None:
     """The video a media request or a watch page is for; None for any other request."""
-    if served.path.startswith("/media/"):
-        return served.path.rsplit("/", 1)[-1].split(".")[0]
+    if served.path.startswith("/media/"):  # .../id/{video}/itag/{itag}, or a manifest's .../id/{video}
+        parts = served.path.split("/")
+        return parts[parts.index("id") + 1] if "id" in parts[:-1] else None
     return (parse_qs(served.query).get("v") or [None])[0]
 
 
 def _resource(served) -> str:
-    # Preview URLs carry a fresh signature per API call; the path names the track's file.
+    # Preview and media URLs carry a fresh signature per API call or watch page; the path
+    # names the file.
     # Watch and search pages are named by their query.
     return served.path if served.path.startswith(("/cdn/", "/media/", "/deezer/")) else f"{served.path}?{served.query}"
 

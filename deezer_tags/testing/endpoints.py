@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from . import deezer_api, youtube
-from .audio import ByteCache, media_mp3, preview_mp3
+from . import deezer_api, media, youtube
+from .audio import ByteCache, preview_mp3
 from .faults import unit
-from .scenario import Scenario
-from .signing import PreviewSigner
+from .scenario import Scenario, VideoSpec
+from .signing import MediaSigner, PreviewSigner
 from .urls import API_PREFIX, CDN_PREFIX, FILE_PATHS, MEDIA_PREFIX, MUSIC_SEARCH_PATH, SEARCH_PATH, TRACK_PREFIX, WATCH_PATH
 
 AUDIO = "audio/mpeg"
@@ -26,7 +26,8 @@ TEXT = "text/plain; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 
 _PREVIEW_NAME = re.compile(r"^c-([0-9a-f]{32})-5\.mp3$")
-_MEDIA_NAME = re.compile(r"^([A-Za-z0-9_-]{11})\.mp3$")
+_MEDIA_NAME = re.compile(r"^videoplayback/id/([A-Za-z0-9_-]{11})/itag/(\d{1,3})$")
+_MANIFEST_NAME = re.compile(r"^api/manifest/dash/id/([A-Za-z0-9_-]{11})$")
 SEARCH_RESULTS = 10  # results per search page unless the query asks for n
 
 
@@ -79,6 +80,8 @@ def fault_reply(fault: str | None, seed: int, path: str, nth: int) -> Reply | No
         return Reply(200, deezer_api.QUOTA_EXCEEDED, deezer_api.CONTENT_TYPE)
     if fault == "expire_early":
         return text(403, "token expired")
+    if fault == "throttled":
+        return text(429, "Too Many Requests")
     return None
 
 
@@ -91,10 +94,12 @@ def corrupt(reply: Reply, rng: random.Random) -> Reply:
 
 
 class Endpoints:
-    def __init__(self, scenario: Scenario, signer: PreviewSigner, audio: ByteCache) -> None:
+    def __init__(self, scenario: Scenario, signer: PreviewSigner, audio: ByteCache,
+                 media_signer: MediaSigner | None = None) -> None:
         self.scenario = scenario
         self._signer = signer
         self._audio = audio
+        self.media_signer = media_signer or MediaSigner(21_600.0)
 
     def reply(self, kind: str, path: str, query: str, *, admitted: bool, base: str,
               youtube_blocked: bool = False, language: str = "") -> Reply:
@@ -108,7 +113,7 @@ class Endpoints:
         if kind == "cdn":
             return self._cdn(path, query)
         if kind == "media":
-            return self._media(path)
+            return self._media(path, query, base)
         if kind == "file":
             return Reply(200, self.scenario.files[FILE_PATHS[path]], TEXT, ranged=True)
         if kind == "watch":
@@ -149,16 +154,42 @@ class Endpoints:
         body = self._audio.get(("preview", tid), lambda: preview_mp3(tid))
         return Reply(200, body, AUDIO, ranged=True)
 
-    def _media(self, path: str) -> Reply:
-        match = _MEDIA_NAME.match(path[len(MEDIA_PREFIX):])
-        if match and match[1] in self.scenario.media_overrides:
-            return Reply(200, self.scenario.media_overrides[match[1]], AUDIO, ranged=True)
+    def _media(self, path: str, query: str, base: str) -> Reply:
+        """googlevideo: a signed ``videoplayback`` URL of one format, or the DASH manifest."""
+        name = path[len(MEDIA_PREFIX):]
+        listed = _MANIFEST_NAME.match(name)
+        if listed:
+            video = self.scenario.video(listed[1])
+            if video is None:
+                return text(404, "Not Found")
+            return Reply(200, self.manifest(video, base), media.MANIFEST_TYPE)
+        match = _MEDIA_NAME.match(name)
         video = self.scenario.video(match[1]) if match else None
-        if video is None:
+        fmt = media.format_of(video.video_id, int(match[2]), self.scenario.seed) if video and match else None
+        if video is None or fmt is None:
             return text(404, "Not Found")
-        body = self._audio.get(("media", video.video_id, video.duration),
-                               lambda: media_mp3(video.video_id, video.duration))
-        return Reply(200, body, AUDIO, ranged=True)
+        refusal = self.media_signer.refusal(path, query, time.time())
+        if refusal:
+            return text(403, refusal)
+        if video.video_id in self.scenario.media_overrides:  # a test's bytes, for every format
+            return Reply(200, self.scenario.media_overrides[video.video_id], AUDIO, ranged=True)
+        muxed = self.media_file(video, fmt)
+        return Reply(200, muxed.data, muxed.mime_type, ranged=True)
+
+    def media_file(self, video: VideoSpec, fmt: media.Format):
+        return self._audio.get(("media", video.video_id, video.duration, fmt.itag),
+                               lambda: media.media_file(video.video_id, video.duration, fmt))
+
+    def media_url(self, video: VideoSpec, itag: int, base: str) -> str:
+        """A fresh signed URL of a video's format, as its manifest lists it."""
+        path = media.MEDIA_PATH.format(video_id=video.video_id, itag=itag)
+        return base + self.media_signer.sign(path, time.time())
+
+    def manifest(self, video: VideoSpec, base: str) -> bytes:
+        files = {}
+        for fmt in media.formats_of(video.video_id, self.scenario.seed):
+            files[fmt.itag] = (fmt, self.media_file(video, fmt), self.media_url(video, fmt.itag, base))
+        return media.manifest(video.video_id, files, video.duration)
 
     def _watch(self, query: str, base: str) -> Reply:
         vid = (parse_qs(query).get("v") or [""])[0]

@@ -9,14 +9,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-# What each kind of endpoint can suffer, in the order the faults are tried.
+# What each kind of endpoint can suffer, in the order the faults are tried. The API and
+# the CDN may answer 200 with the wrong body (a proxy's error page, a broken stored file):
+# that happens to CDNs. YouTube's pages and media come over HTTPS from Google: a complete
+# 200/206 body arrives as sent, so their faults are the transport's (resets, stalls, short
+# bodies), the server's (5xx) and googlevideo's refusals (403 expired, 429 throttled).
 API_FAULTS = ("reset", "server_error", "not_json", "quota_exceeded")
 CDN_FAULTS = ("reset", "server_error", "expire_early", "html_as_audio", "truncated", "slow_body", "corrupt_audio")
-MEDIA_FAULTS = ("reset", "server_error", "html_as_audio", "truncated", "slow_body", "corrupt_audio")
+MEDIA_FAULTS = ("reset", "server_error", "expire_early", "throttled", "truncated", "slow_body")
+PAGE_FAULTS = ("reset", "server_error", "truncated", "slow_body")
 FILE_FAULTS = ("reset", "server_error", "truncated", "slow_body")
 
 RATES = ("reset", "server_error", "truncated", "slow_body", "html_as_audio", "corrupt_audio", "expire_early", "not_json",
-         "quota_exceeded")
+         "quota_exceeded", "throttled")
 
 # Faults that spoil a good response's body; they leave error responses alone.
 BODY_FAULTS = frozenset({"truncated", "slow_body", "corrupt_audio"})
@@ -36,10 +41,11 @@ class Faults:
     HTML body; truncated: the body stops short of its Content-Length; slow_body: the first
     16 KB dribble out over a second; html_as_audio: an HTML error page sent as 200 audio/mpeg;
     corrupt_audio: 200 with a third of the bytes overwritten; expire_early: the CDN answers
-    403 to a valid signed URL; not_json: the API answers 200 with an HTML body;
-    quota_exceeded: the API answers its quota error (code 4) to a client that kept to the
-    quota, as when another client shares its address.
-    Served files (Zenodo, GitHub) are spared unless ``include_files``; watch pages always are.
+    403 to a valid signed URL, and a media URL dies (403 from then on: the watch page must
+    be resolved again); throttled: the media host answers 429; not_json: the API answers
+    200 with an HTML body; quota_exceeded: the API answers its quota error (code 4) to a
+    client that kept to the quota, as when another client shares its address.
+    Served files (Zenodo, GitHub) are spared unless ``include_files``.
     """
 
     reset: float = 0.0
@@ -51,6 +57,7 @@ class Faults:
     expire_early: float = 0.0
     not_json: float = 0.0
     quota_exceeded: float = 0.0
+    throttled: float = 0.0
     seed: int = 0
     include_files: bool = False
 

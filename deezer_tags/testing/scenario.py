@@ -224,7 +224,8 @@ class Scenario:
     type, whatever the bytes are; quota answers and injected faults still come first);
     ``preview_overrides[track_id]`` and ``media_overrides[video_id]`` are the bytes the CDN
     and the media host send, as 200 ``audio/mpeg`` with Range support, for a valid signed
-    preview URL of the track (dead or not) and for the video's media file. Watch pages and
+    preview URL of the track (dead or not) and for every format of the video. Watch pages,
+    manifests and
     API bodies still describe the track and video as the scenario has them.
     """
 

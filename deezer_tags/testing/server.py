@@ -23,13 +23,14 @@ from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 
 from ..loopback import LoopbackServer
+from . import media
 from .audio import ByteCache
 from .endpoints import TEXT, Endpoints, Reply, corrupt, fault_reply, kind_of
-from .faults import API_FAULTS, BODY_FAULTS, CDN_FAULTS, FILE_FAULTS, MEDIA_FAULTS, Faults, unit
+from .faults import API_FAULTS, BODY_FAULTS, CDN_FAULTS, FILE_FAULTS, MEDIA_FAULTS, PAGE_FAULTS, Faults, unit
 from .ranges import Unsatisfiable, byte_range
 from .requestlog import RequestLog, Served, SlidingWindowQuota
 from .scenario import Scenario
-from .signing import PreviewSigner
+from .signing import MediaSigner, PreviewSigner
 from .urls import API_PREFIX, engine_config
 
 Latency = tuple[float, float] | Mapping[str, tuple[float, float]]
@@ -37,9 +38,13 @@ Latency = tuple[float, float] | Mapping[str, tuple[float, float]]
 _SLOW_BYTES, _SLOW_SECONDS = 16 * 1024, 1.0  # slow_body: the first 16 KB take a second
 # Bodies go out in pieces through a small send buffer, so that bytes_sent stays close to
 # what the client read when it hangs up early (ffmpeg reading a 30 s section).
-_PIECE = 64 * 1024
-_SEND_BUFFER = 128 * 1024
-_FAULTS_BY_KIND = {"api": API_FAULTS, "cdn": CDN_FAULTS, "media": MEDIA_FAULTS, "file": FILE_FAULTS}
+_PIECE = 32 * 1024
+_SEND_BUFFER = 32 * 1024
+_FAULTS_BY_KIND = {"api": API_FAULTS, "cdn": CDN_FAULTS, "media": MEDIA_FAULTS, "file": FILE_FAULTS,
+                   "watch": PAGE_FAULTS, "search": PAGE_FAULTS, "music_search": PAGE_FAULTS}
+# Pages named by their query (one path serves every video and every search): their faults
+# count per page, so the k-th request of a page meets the same fate however threads interleave.
+_QUERY_NAMED = frozenset({"watch", "search", "music_search"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +61,9 @@ class LocalWeb:
     ``with LocalWeb(scenario) as web:`` serves until the block ends; ``web.env()`` and
     ``web.config_kwargs()`` point the engine at it. ``latency`` is a (min, max) range of
     seconds waited before each answer, or a mapping from path prefix (e.g. "/deezer/")
-    to such a range; ``bandwidth`` caps each response body in bytes per second.
+    to such a range; ``bandwidth`` caps each response body in bytes per second;
+    ``preview_ttl`` and ``media_ttl`` are how long signed preview and media URLs live
+    (Deezer's previews about 15 minutes, googlevideo's URLs six hours).
     ``youtube_blocked`` (also settable while serving) makes watch and search pages answer
     429 "Sign in to confirm you're not a bot", as YouTube does to a client it throttles.
     """
@@ -70,6 +77,7 @@ class LocalWeb:
         latency: Latency = (0.0, 0.0),
         bandwidth: float | None = None,
         preview_ttl: float = 900.0,
+        media_ttl: float = 21_600.0,
         faults: Faults | None = None,
         seed: int = 0,
         port: int = 0,
@@ -86,7 +94,8 @@ class LocalWeb:
         self.youtube_blocked = youtube_blocked
         self._port = port
         self._limiter = SlidingWindowQuota(quota, window)
-        self._endpoints = Endpoints(self.scenario, PreviewSigner(preview_ttl), ByteCache(audio_cache_bytes))
+        self._endpoints = Endpoints(self.scenario, PreviewSigner(preview_ttl), ByteCache(audio_cache_bytes),
+                                    MediaSigner(media_ttl))
         self._log = RequestLog()
         self._seen: dict[str, int] = {}
         self._seen_lock = threading.Lock()
@@ -142,6 +151,22 @@ class LocalWeb:
         """sha256 of each file as currently served, by Scenario.files key."""
         return {key: hashlib.sha256(data).hexdigest() for key, data in self.scenario.files.items()}
 
+    def media_url(self, video_id: str, itag: int | None = None) -> str:
+        """A fresh signed URL of a video's format (its best, as yt-dlp ranks them, by default)."""
+        video = self.scenario.video(video_id)
+        if video is None:
+            raise KeyError(video_id)
+        itag = itag or media.formats_of(video_id, self.scenario.seed)[0].itag
+        return self._endpoints.media_url(video, itag, self.base_url)
+
+    def media_file(self, video_id: str, itag: int) -> media.containers.Muxed:
+        """The file a video's format is, as served (with its index and byte layout)."""
+        video = self.scenario.video(video_id)
+        fmt = media.format_of(video_id, itag, self.scenario.seed) if video else None
+        if video is None or fmt is None:
+            raise KeyError((video_id, itag))
+        return self._endpoints.media_file(video, fmt)
+
     # -- what happened -------------------------------------------------------------------
 
     @property
@@ -171,14 +196,15 @@ class LocalWeb:
         """Answer one request (see the module docstring for the steps) and log it."""
         started = time.monotonic()
         path, _, query = h.path.partition("?")
-        with self._seen_lock:
-            nth = self._seen.get(path, 0)
-            self._seen[path] = nth + 1
         kind = kind_of(path)
+        resource = f"{path}?{query}" if kind in _QUERY_NAMED else path
+        with self._seen_lock:
+            nth = self._seen.get(resource, 0)
+            self._seen[resource] = nth + 1
         admitted = self._limiter.admit(started) if kind == "api" else True
         fault = None
         if kind in _FAULTS_BY_KIND and (kind != "file" or self.faults.include_files):
-            fault = self.faults.pick(_FAULTS_BY_KIND[kind], path, nth)
+            fault = self.faults.pick(_FAULTS_BY_KIND[kind], resource, nth)
         low, high = self._latency_for(path)
         if high > 0:
             time.sleep(low + (high - low) * unit(self.seed, "latency", path, nth))
@@ -189,7 +215,9 @@ class LocalWeb:
                                  h.headers.get("User-Agent", "")))
             _reset(h)
             return
-        reply = (fault_reply(fault, self.faults.seed, path, nth)
+        if fault == "expire_early" and kind == "media":
+            self._endpoints.media_signer.expire_now(query, time.time())  # dead from now on
+        reply = (fault_reply(fault, self.faults.seed, resource, nth)
                  or self._endpoints.reply(kind, path, query, admitted=admitted, base=self._base,
                                           youtube_blocked=self.youtube_blocked,
                                           language=h.headers.get("Accept-Language", "")))

@@ -1,7 +1,7 @@
 """The YouTube stand-in's watch page and search results.
 
 yt-dlp's generic extractor reads a schema.org VideoObject from JSON-LD: ``name`` becomes
-the title, ``duration`` the duration and ``contentUrl`` the media it downloads. That is
+the title, ``duration`` the duration and ``contentUrl`` the DASH manifest of its formats. That is
 what the engine's matcher judges a candidate by, so the page carries just that.
 
 Search results are an RSS feed, which the generic extractor returns as a playlist: one
@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
+from .media import MANIFEST_PATH, MANIFEST_TYPE
 from .scenario import VideoSpec
 from .urls import SEARCH_PATH, WATCH_PATH
 
@@ -39,10 +40,10 @@ def watch_page(video: VideoSpec, base: str) -> bytes:
         "name": video.title,
         "description": f"Uploaded to the local web: {video.title}",
         "duration": iso_duration(video.duration),
-        "contentUrl": f"{base}/media/{video.video_id}.mp3",
-        # With the media type yt-dlp takes contentUrl as the format itself, as YouTube's
-        # extractor gives its formats, instead of requesting the media to see what it is.
-        "encodingFormat": "audio/mpeg",
+        # The video's formats, as a DASH manifest on the media host: yt-dlp follows it and
+        # lists them as its YouTube extractor lists a player response's (see ``media``).
+        "contentUrl": base + MANIFEST_PATH.format(video_id=video.video_id),
+        "encodingFormat": MANIFEST_TYPE,
         "embedUrl": f"{base}/youtube/embed/{video.video_id}",
         "thumbnailUrl": f"{base}/youtube/vi/{video.video_id}/hqdefault.jpg",
         "uploadDate": "2015-01-01",
