@@ -47,8 +47,8 @@ def main() -> None:
     parser.add_argument("--keep", help="build into this folder and keep it (default: a temp dir)")
     parser.add_argument("--save-manifest", metavar="FILE",
                         help="copy the finished build's manifest here (a reference for reliability.py)")
-    parser.add_argument("--youtube-workers", type=int, default=2,
-                        help="the builder's default is 2; reliability.py's campaigns use 6 (time is scaled 10x)")
+    parser.add_argument("--youtube-workers", type=int, default=4,
+                        help="the builder's default is 4; reliability.py's campaigns use 6 (time is scaled 10x)")
     args = parser.parse_args()
     latency = tuple(float(x) for x in args.latency.split(","))
 

@@ -43,7 +43,7 @@ COMMIT_EVERY = 0.5  # seconds between manifest commits
 class PipelineOptions:
     api_workers: int = 16
     preview_workers: int = 8
-    youtube_workers: int = 2
+    youtube_workers: int = 4
     audio: bool = True     # False: metadata only
     youtube: bool = True   # False: previews only
 
