@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
+import requests
 import yt_dlp
 from yt_dlp.cookies import SUPPORTED_BROWSERS, YoutubeDLCookieJar
 from yt_dlp.utils import DownloadError, unsmuggle_url
@@ -57,6 +58,7 @@ from deezer_tags.previews import StoredAudio
 from deezer_tags.recipe import DURATION_SLACK, RecipeRow
 from deezer_tags.private_tmp import make_private_folder
 from deezer_tags.relay import MediaRelay
+from deezer_tags.seekpoints import HEAD_BYTES, seek_points
 from deezer_tags.sources import Endpoints
 
 log = logging.getLogger("deezer_tags.youtube")
@@ -72,8 +74,11 @@ SOCKET_TIMEOUT = 20.0    # yt-dlp's, seconds
 FFMPEG_TIMEOUT = 180.0   # one section, seconds
 CLIP_SLACK = 1.0         # seconds a clip may be shorter or longer than asked (frame rounding)
 # YouTube's DASH files index their audio every ~10 s (sidx subsegments, WebM cues): ffmpeg's
-# seek lands on the index point before the section's start, 5 s early on average.
-SEEK_LANDING = 5.0       # seconds
+# seek lands on the index point before the section's start, 5 s early on average. The
+# "middle" section therefore starts just after the index point before the middle (see
+# seekpoints): ffmpeg's seek lands on it and reads nothing it throws away.
+SEEK_LANDING = 5.0       # seconds read before the section when its start is not on an index point
+AFTER_INDEX_POINT = 0.1  # seconds: past the point, so that rounding and Opus's 80 ms pre-roll land on it
 FORMAT = "bestaudio/best"
 # yt-dlp options a user may not set through youtube_options, and why: the engine owns them.
 ENGINE_OWNED_OPTIONS = {
@@ -422,10 +427,14 @@ class YouTubeRecoverer:
                     _check_recipe_video(recipe, info, candidate)
                 info = self._choose_format(info)
                 media_url = self._media_url(info)
-                start = (recipe.section_start if recipe is not None
-                         else self._start(info.get("duration"), run.wanted.track.duration))
-                audio = self._fetch(media_url, info.get("http_headers"), start, info.get("duration"), dest, run,
-                                    section_bytes=self._section_bytes(info))
+                headers = info.get("http_headers")
+                if recipe is not None:
+                    start, landing = recipe.section_start, SEEK_LANDING
+                else:
+                    start = self._start(info.get("duration"), run.wanted.track.duration)
+                    start, landing = self._on_index_point(media_url, headers, start, run)
+                audio = self._fetch(media_url, headers, start, info.get("duration"), dest, run,
+                                    section_bytes=self._section_bytes(info, landing))
             except _Refused as refusal:
                 candidate.update(verdict="refused", reason=str(refusal))
                 return None
@@ -536,7 +545,33 @@ class YouTubeRecoverer:
         start = float(self.section_start)
         return min(start, max(0.0, duration - self.section_seconds)) if duration else start
 
-    def _section_bytes(self, info: dict) -> int | None:
+    def _on_index_point(self, media_url: str, headers: Mapping[str, str] | None, start: float,
+                        run: _Run) -> tuple[float, float]:
+        """The "middle" section's start moved back to just after the file's index point
+        before it, when the file's head lists them (YouTube's DASH formats), and the seconds
+        ffmpeg will read before the start. A head that could not be read is a transient
+        failure, not a reason to cut elsewhere: the start must not depend on the network."""
+        if self.section_start != "middle":
+            return start, SEEK_LANDING
+        with self._relay.relaying(media_url, headers) as (local_url, relayed):
+            try:
+                answer = requests.get(local_url, headers={"Range": f"bytes=0-{HEAD_BYTES - 1}"},
+                                      timeout=(10, FFMPEG_TIMEOUT))
+            except requests.RequestException as error:
+                raise _Transient(f"the media's head: {relayed.failure or type(error).__name__}") from None
+            finally:
+                run.bytes_fetched += relayed.bytes_fetched
+        if answer.status_code not in (200, 206) or relayed.failure:
+            said = f"the media's head: {relayed.failure or f'HTTP {answer.status_code}'}"
+            if answer.status_code == 429 or classify_error(said) == "blocked":
+                raise YouTubeBlocked(said)
+            raise _Transient(said)
+        points = [p for p in seek_points(answer.content) if p + AFTER_INDEX_POINT <= start]
+        if not points:
+            return start, SEEK_LANDING
+        return round(points[-1] + AFTER_INDEX_POINT, 3), 0.0
+
+    def _section_bytes(self, info: dict, landing: float = SEEK_LANDING) -> int | None:
         """The bytes ffmpeg reads of the chosen format from its seek on, from the format's
         size and duration (or its bitrate): the relay asks the media host for about that."""
         filesize, duration = info.get("filesize"), info.get("duration")
@@ -547,7 +582,7 @@ class YouTubeRecoverer:
             if not isinstance(kbps, (int, float)) or kbps <= 0:
                 return None
             rate = kbps * 1000 / 8
-        return round(rate * (self.section_seconds + SEEK_LANDING))
+        return round(rate * (self.section_seconds + landing))
 
     def _fetch(self, media_url: str, headers: Mapping[str, str] | None, start: float,
                duration: float | None, dest: Path, run: _Run, *, section_bytes: int | None = None) -> StoredAudio:

@@ -24,7 +24,7 @@ import soundfile
 import yaml
 import yt_dlp
 
-from deezer_tags.testing import Faults, LocalWeb, Scenario, shared_data_dir, media
+from deezer_tags.testing import Faults, LocalWeb, Scenario, media, shared_data_dir
 from deezer_tags.testing.scenario import video_id_of
 
 # From shared/data/README.md.
