@@ -2,7 +2,7 @@
 DASH manifest.
 
 What each behaviour stands for (facts gathered from yt-dlp 2026.10.26 and real player
-responses saved in public repositories):
+responses saved in public repositories; sources in docs/youtube-media-facts.md):
 - every video has itag 140, AAC-LC in MP4 at 44.1 kHz, about 129 kbit/s: YouTube's DASH
   file, fragmented, one ``sidx`` after the init segment, subsegments of about 10 s. One in
   five of ours instead has its sample tables up front (``moov`` then ``mdat``), standing for
