@@ -54,6 +54,8 @@ def _sidx_points(head: bytes) -> list[float]:
 def _parse_sidx(body: bytes) -> list[float]:
     version = body[0]
     timescale = struct.unpack_from(">I", body, 8)[0]
+    if not timescale:
+        return []  # no unit for its times: a broken box
     if version == 0:
         earliest = struct.unpack_from(">I", body, 12)[0]
         at = 20
@@ -68,7 +70,7 @@ def _parse_sidx(body: bytes) -> list[float]:
         points.append(time / timescale)
         time += duration
         at += 12
-    return points if timescale else []
+    return points
 
 
 def _cue_points(head: bytes) -> list[float]:

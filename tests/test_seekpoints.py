@@ -32,5 +32,10 @@ def test_the_points_are_the_files_own_fragments_and_clusters(web, layouts):
 
 
 def test_bytes_that_are_no_media_file_give_no_points():
-    for head in (b"", b"<html>not audio</html>", b"\x00\x00\x00\x18ftyp", b"\x1a\x45\xdf\xa3\x9f"):
+    # ... nor does a sidx whose timescale is 0 (its times have no unit).
+    zero_timescale = (b"\x00\x00\x00\x10ftypdash\x00\x00\x00\x00"
+                      + b"\x00\x00\x00\x2csidx" + bytes(4) + (1).to_bytes(4, "big") + bytes(4) + bytes(8)
+                      + (1).to_bytes(4, "big") + bytes(4) + (1000).to_bytes(4, "big") + bytes(4))
+    for head in (b"", b"<html>not audio</html>", b"\x00\x00\x00\x18ftyp", b"\x1a\x45\xdf\xa3\x9f",
+                 zero_timescale):
         assert seek_points(head) == []

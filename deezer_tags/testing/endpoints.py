@@ -189,7 +189,7 @@ class Endpoints:
         files = {}
         for fmt in media.formats_of(video.video_id, self.scenario.seed):
             files[fmt.itag] = (fmt, self.media_file(video, fmt), self.media_url(video, fmt.itag, base))
-        return media.manifest(video.video_id, files, video.duration)
+        return media.manifest(files, video.duration)
 
     def _watch(self, query: str, base: str) -> Reply:
         vid = (parse_qs(query).get("v") or [""])[0]

@@ -125,7 +125,7 @@ def media_file(video_id: str, seconds: float, fmt: Format, key: str | None = Non
     return containers.fragmented_mp4(stream, fragment_seconds=SEGMENT_SECONDS)
 
 
-def manifest(video_id: str, files: dict[int, tuple[Format, containers.Muxed, str]], seconds: float) -> bytes:
+def manifest(files: dict[int, tuple[Format, containers.Muxed, str]], seconds: float) -> bytes:
     """A static DASH manifest listing ``files`` (itag -> format, file, signed URL)."""
     sets = []
     for itag, (fmt, muxed, url) in files.items():
