@@ -293,7 +293,7 @@ def test_the_overrides_serve_the_given_bytes_and_leave_the_rest_alone():
     with LocalWeb(scenario) as web, requests.Session() as http:
         assert http.get(f"{web.base_url}/deezer/track/{MAPPED_TRACK}").content == b"not json"
         preview = http.get(f"{web.base_url}/deezer/track/{other}").json()["preview"]
-        assert http.get(preview).content == preview_mp3(other)
+        assert http.get(preview).content == preview_mp3(other, *scenario.preview_excerpt(other))
         scenario.preview_overrides[other] = b"\x00" * 10
         answer = http.get(preview, headers={"Range": "bytes=2-"})
         assert (answer.status_code, answer.content, answer.headers["Content-Type"]) == (206, b"\x00" * 8, "audio/mpeg")

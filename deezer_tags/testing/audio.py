@@ -3,15 +3,18 @@
 Encoding 30 s of MP3 costs about a second here and a full-scale benchmark serves tens of
 thousands of previews, so two clips are encoded once per process and every file is
 assembled from their frames: 128 kbps CBR Layer III frames can be cut and joined as
-bytes. A file is a deterministic function of its key (track id or video id): the key
-seeds which pieces of the clips it is made of and is written into an ID3v2 tag, so
-files differ in bytes and in sound, and are equal across runs and processes.
+bytes. A file renders a plan of pieces of the pool sounds (``media.plan``, the same plans
+the YouTube formats render): a track's preview is a 30.72 s excerpt of its recording, so
+it sounds like the videos of that recording and unlike any other. Files are equal across
+runs and processes, and each carries its name in an ID3v2 tag, so no two files are equal.
 
 Joining needs care: a frame may keep part of its data in the frames before it (the bit
 reservoir, ``main_data_begin``). A piece starting at frame j is therefore preceded by
 frames j-2 and j-1 with their side information zeroed but for that back pointer: they
 decode as silence, yet their bytes still hold the reservoir frame j reads from (mpg123
-rebuilds it frame by frame). Each join costs 52 ms of silence and no decoding error.
+rebuilds it frame by frame). These two lead-in frames take the piece's first two frame
+slots, so every piece starts on time; each join costs 52 ms of silence and no decoding
+error.
 
 Each file starts with a LAME Info frame rewritten for its length, so decoders report
 the exact duration and ffmpeg treats the file as CBR: with ``-fflags +fastseek`` it
@@ -22,11 +25,10 @@ from __future__ import annotations
 
 import functools
 import io
-import random
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,8 +46,8 @@ _DECODER_DELAY = 529
 _COMPRESSION_LEVEL = 0.63
 _SIDE_INFO_BYTES = 32  # MPEG-1, stereo or joint stereo
 _LEAD_IN = 2  # silenced frames before each piece: enough to hold 511 reservoir bytes
-_PIECE_FRAMES = (60, 240)  # 1.6 to 6.3 s per piece
-_POOL_CLIPS = 2  # x 4 sections: 8 distinct sounds; each costs ~1 s to encode
+_POOL_CLIPS = 2  # each costs ~1 s to encode
+_SECTIONS = 12   # chords per clip: one every 2.56 s, as a song changes chords every bar or two
 _MPEG1_L3_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 
 
@@ -85,19 +87,34 @@ def _split_frames(data: bytes) -> _Clip:
     return _Clip(data, tuple(offsets), tuple(silent))
 
 
+def _pitch(midi: np.ndarray | int) -> np.ndarray:
+    """Hz of MIDI note numbers, equal-tempered at A4 = 440 Hz: tuned as music is, so that a
+    chroma's tuning estimate agrees between an excerpt and the whole."""
+    return 440.0 * 2.0 ** ((np.asarray(midi) - 69) / 12)
+
+
 def _signal(variant: int) -> np.ndarray:
-    """30.72 s of stereo sound: a few chords that change every few seconds, plus hiss."""
+    """30.72 s of stereo sound: chords of three tones that change every 2.56 s, a line of
+    plucked notes over them (0.15 to 0.5 s each), plus hiss. The notes and chord changes
+    are what tell two takes of a piece apart when their timing differs."""
     rng = np.random.default_rng(variant)
     n = round(PREVIEW_SECONDS * SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE
     out = np.zeros((n, CHANNELS))
-    bounds = np.linspace(0, n, 5, dtype=int)  # four sections per clip
+    bounds = np.linspace(0, n, _SECTIONS + 1, dtype=int)
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         seg = t[start:stop]
-        for freq in rng.uniform(110, 880, size=3):
-            tone = 0.12 * np.sin(2 * np.pi * freq * seg) * (1 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.2, 3) * seg))
+        for freq in _pitch(rng.integers(45, 82, size=3)):  # A2 to A5
+            tone = 0.09 * np.sin(2 * np.pi * freq * seg) * (1 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.2, 3) * seg))
             out[start:stop, 0] += tone
             out[start:stop, 1] += np.roll(tone, int(rng.integers(50, 400)))
+    melody = np.random.default_rng(1000 + variant)
+    at = 0
+    while at < n:
+        seg = t[:min(round(melody.uniform(0.15, 0.5) * SAMPLE_RATE), n - at)]
+        envelope = np.exp(-seg / 0.25) * np.minimum(1.0, seg / 0.005)  # 5 ms attack, then decay
+        out[at:at + len(seg)] += (0.3 * np.sin(2 * np.pi * _pitch(melody.integers(57, 94)) * seg) * envelope)[:, None]
+        at += len(seg)
     out += 0.01 * rng.standard_normal(out.shape)
     return out.astype(np.float32)
 
@@ -134,23 +151,6 @@ class _Pool:
 
 
 _POOL = _Pool()
-
-
-def _compose(rng: random.Random, clips: tuple[_Clip, ...], frames: int) -> list[bytes]:
-    """``frames`` audio frames made of pieces of the clips chosen by ``rng``."""
-    first = rng.choice(clips)  # frame 1 follows the Info frame and has no reservoir
-    length = min(rng.randint(*_PIECE_FRAMES), frames)
-    parts = [first.span(1, 1 + length)]
-    left = frames - length
-    while left > _LEAD_IN:
-        clip = rng.choice(clips)
-        length = min(rng.randint(*_PIECE_FRAMES), left - _LEAD_IN)
-        start = rng.randrange(1 + _LEAD_IN, clip.frames - length + 1)
-        parts.extend(clip.silent[start - _LEAD_IN:start])
-        parts.append(clip.span(start, start + length))
-        left -= _LEAD_IN + length
-    parts.extend(clips[0].silent[1:1 + left])
-    return parts
 
 
 def _id3v2(text: str) -> bytes:
@@ -193,28 +193,64 @@ def _info_frame(template: bytes, frames: int, samples: int, stream_bytes: int) -
     return bytes(frame)
 
 
-def _mp3(tag: str, rng: random.Random, samples: int) -> bytes:
+def _join(pieces: Sequence[tuple[int, float, float]], clips: tuple[_Clip, ...], frames: int) -> list[bytes]:
+    """``frames`` audio frames playing the pieces (pool sound, start s, length s) in turn,
+    each from the frame slot its start time falls in; the last piece runs to the end."""
+    per_second = SAMPLE_RATE / FRAME_SAMPLES
+    parts: list[bytes] = []
+    slot, at = 0, 0.0
+    for n, (sound, start, length) in enumerate(pieces):
+        begin, at = at, at + length
+        stop = frames if n == len(pieces) - 1 else min(round(at * per_second), frames)
+        count = stop - slot
+        if count <= 0:
+            continue
+        clip = clips[sound]
+        # The clip's frame heard in the piece's first slot (frame 1 follows the Info frame),
+        # corrected for the slot's rounding: the piece's sound keeps its time to 13 ms.
+        first = max(1, min(1 + round((start - begin) * per_second + slot), clip.frames - count))
+        lead = min(_LEAD_IN, count)
+        parts.extend(clip.silent[first:first + lead])  # silent, but holding the reservoir
+        if count > lead:
+            parts.append(clip.span(first + lead, first + count))
+        slot = stop
+    while slot < frames:  # no pieces left: silence
+        parts.append(clips[0].silent[1])
+        slot += 1
+    return parts
+
+
+def render_mp3(pieces: Sequence[tuple[int, float, float]], seconds: float, tag: str) -> bytes:
+    """An MP3 ``seconds`` long playing ``pieces`` of the pool sounds (as ``media.plan`` gives
+    them) one after the other, named ``tag`` in its ID3v2 tag: 44.1 kHz stereo, 128 kbps CBR."""
     clips = _POOL.clips()
     template = clips[0].span(0, 1)
+    samples = round(seconds * SAMPLE_RATE)
     # The decoder's own delay (529 samples) must fit in the padding at the end.
     frames = -(-(samples + _encoder_delay(template) + _DECODER_DELAY) // FRAME_SAMPLES)
-    parts = _compose(rng, clips, frames)
+    parts = _join(pieces, clips, frames)
     info = _info_frame(template, frames, samples, len(template) + sum(map(len, parts)))
     return b"".join([_id3v2(tag), info, *parts])
 
 
-def preview_mp3(track_id: int) -> bytes:
-    """A track's 30.72 s preview: 44.1 kHz stereo, 128 kbps CBR."""
-    return _mp3(f"deezer track {track_id}", random.Random(f"preview:{track_id}"),
-                round(PREVIEW_SECONDS * SAMPLE_RATE))
+def preview_mp3(track_id: int, recording: str, recording_seconds: float, offset: float) -> bytes:
+    """A track's 30.72 s preview: the excerpt from ``offset`` of its recording (a key of
+    ``media.recording``, ``recording_seconds`` long), as Deezer cuts its previews out of the
+    master. ``Scenario.preview_excerpt(track_id)`` gives the last three arguments."""
+    from .media import excerpt, recording as plan_of  # noqa: PLC0415 - media imports this module
+
+    pieces = excerpt(plan_of(recording, recording_seconds), offset, PREVIEW_SECONDS)
+    return render_mp3(pieces, PREVIEW_SECONDS, f"deezer track {track_id}")
 
 
-def media_mp3(video_id: str, seconds: float) -> bytes:
-    """An MP3 ``seconds`` long in the previews' format, named after a video: test material
-    (an earlier crawl's clip, a host serving the wrong file). YouTube itself serves AAC and
-    Opus: see ``media``."""
-    return _mp3(f"youtube video {video_id}", random.Random(f"media:{video_id}"),
-                round(seconds * SAMPLE_RATE))
+def media_mp3(video_id: str, seconds: float, key: str | None = None) -> bytes:
+    """An MP3 ``seconds`` long in the previews' format, named after a video, playing the
+    recording ``key`` (by default one of its own) from its start: test material (an earlier
+    crawl's clip, a host serving the wrong file). YouTube itself serves AAC and Opus: see
+    ``media``."""
+    from .media import recording as plan_of  # noqa: PLC0415 - media imports this module
+
+    return render_mp3(plan_of(key or f"media:{video_id}", seconds), seconds, f"youtube video {video_id}")
 
 
 class ByteCache:

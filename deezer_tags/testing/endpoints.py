@@ -151,7 +151,8 @@ class Endpoints:
             return Reply(200, self.scenario.preview_overrides[tid], AUDIO, ranged=True)
         if tid is None or self.scenario.tracks[tid].preview != "ok":
             return text(404, "Not Found")  # a dead preview: the API links it, the CDN lost it
-        body = self._audio.get(("preview", tid), lambda: preview_mp3(tid))
+        excerpt = self.scenario.preview_excerpt(tid)  # an excerpt of the track's recording
+        body = self._audio.get(("preview", tid, *excerpt), lambda: preview_mp3(tid, *excerpt))
         return Reply(200, body, AUDIO, ranged=True)
 
     def _media(self, path: str, query: str, base: str) -> Reply:
@@ -177,8 +178,10 @@ class Endpoints:
         return Reply(200, muxed.data, muxed.mime_type, ranged=True)
 
     def media_file(self, video: VideoSpec, fmt: media.Format):
-        return self._audio.get(("media", video.video_id, video.duration, fmt.itag),
-                               lambda: media.media_file(video.video_id, video.duration, fmt))
+        """A video's file of ``fmt``: the recording it carries, from its start, for its duration."""
+        key = self.scenario.video_recording(video)
+        return self._audio.get(("media", video.video_id, key, video.duration, fmt.itag),
+                               lambda: media.media_file(video.video_id, video.duration, fmt, key))
 
     def media_url(self, video: VideoSpec, itag: int, base: str) -> str:
         """A fresh signed URL of a video's format, as its manifest lists it."""

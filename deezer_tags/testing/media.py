@@ -22,6 +22,12 @@ Files are built without encoding per video: a few seconds of sound are encoded o
 process in each codec (``containers``), and each video's audio is a seeded sequence of
 pieces of them, muxed in pure Python. The same plan of pieces renders in every codec, so a
 video's formats sound alike.
+
+A plan is a recording: what a master sounds like, wherever it is heard. A Deezer preview
+is a 30.72 s ``excerpt`` of its track's master (rendered as MP3 by ``audio``), a video
+plays its recording from second 0, so a preview is found in the video of the same
+recording and not in another's. A ``live_plan`` is another take of a song (a concert,
+a re-recording): the same sounds in the same order, in another timing.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from . import containers
 from .audio import PREVIEW_SECONDS, SAMPLE_RATE, pool_signals
 from .faults import unit
 
+LIVE_PREFIX = "live:"  # a recording key naming a live take of the master key after it
 MEDIA_PATH = "/media/videoplayback/id/{video_id}/itag/{itag}"
 MANIFEST_PATH = "/media/api/manifest/dash/id/{video_id}"
 MANIFEST_TYPE = "application/dash+xml"
@@ -42,6 +49,13 @@ OPUS_SHARE = 0.85       # videos with itag 251 beside 140 (a guess: nearly all h
 FASTSTART_SHARE = 0.2   # videos whose 140 has its tables up front (stands for other hosts' M4A)
 SEGMENT_SECONDS = 10.0  # sidx subsegments and WebM clusters: about 10 s on YouTube
 _PIECE_SECONDS = (1.6, 6.3)
+# Encoder delay a file plays as sound, in samples: AAC keeps its 1024 priming samples
+# (``encode_aac``); Opus's pre-skip is dropped by the decoder, at the file's start as in the pool.
+_PLAYED_PRIMING = {"aac": 1024, "opus": 0}
+_LIVE_STRETCH = (0.8, 1.2)  # a live take's pieces last this much of the master's
+_LIVE_SHIFT = 1.0           # and start up to this many seconds earlier or later in the sound
+
+Piece = tuple[int, float, float]  # pool sound, start s in it, length s
 
 
 @dataclass(frozen=True)
@@ -81,8 +95,10 @@ class _Pools:
 _POOLS = _Pools()
 
 
-def plan(key: str, seconds: float) -> list[tuple[int, float, float]]:
-    """The pieces (pool sound, start s, length s) a recording of ``seconds`` is made of."""
+def plan(key: str, seconds: float) -> list[Piece]:
+    """The pieces (pool sound, start s, length s) a recording of ``seconds`` is made of.
+    Prefix-stable: a longer plan of the same key begins with the same pieces (all but the
+    shorter plan's last, which is cut to fit)."""
     rng = random.Random(f"plan:{key}")
     pieces, total = [], 0.0
     sounds = len(pool_signals())
@@ -94,19 +110,62 @@ def plan(key: str, seconds: float) -> list[tuple[int, float, float]]:
     return pieces
 
 
-def _render(pieces: list[tuple[int, float, float]], pools: tuple[containers.AudioStream, ...],
+def excerpt(pieces: list[Piece], offset: float, seconds: float) -> list[Piece]:
+    """The part of a plan heard from ``offset`` for ``seconds`` (less if the plan ends first):
+    the first piece loses its head, the last its tail. A preview is an excerpt of its master."""
+    out, at, end = [], 0.0, offset + seconds
+    for sound, start, length in pieces:
+        head, tail = max(0.0, offset - at), max(0.0, at + length - end)
+        if length - head - tail > 1e-9:
+            out.append((sound, start + head, length - head - tail) if head or tail else (sound, start, length))
+        at += length
+        if at >= end:
+            break
+    return out
+
+
+def live_plan(key: str, seconds: float) -> list[Piece]:
+    """A live take of the recording ``key``: the master's pool sounds and starts in the same
+    order, each piece stretched or squeezed (x0.8 to x1.2) and started up to 1 s off, as a
+    band plays a song again in its own timing. Titles and durations cannot tell it from the
+    master; only listening (the audio lined up against the preview) can."""
+    rng = random.Random(f"live:{key}")
+    pieces, total = [], 0.0
+    for sound, start, length in plan(key, seconds / _LIVE_STRETCH[0] + _PIECE_SECONDS[1]):
+        if total >= seconds:
+            break
+        stretch, shift = rng.uniform(*_LIVE_STRETCH), rng.uniform(-_LIVE_SHIFT, _LIVE_SHIFT)
+        length = min(length * stretch, seconds - total)
+        start = min(max(0.0, start + shift), PREVIEW_SECONDS - length)  # inside the pool sound
+        pieces.append((sound, start, length))
+        total += length
+    return pieces
+
+
+def recording(key: str, seconds: float) -> list[Piece]:
+    """The plan a recording key names: ``live:<master key>`` is a live take of that master
+    (``live_plan``), any other key a recording of its own (``plan``)."""
+    if key.startswith(LIVE_PREFIX):
+        return live_plan(key[len(LIVE_PREFIX):], seconds)
+    return plan(key, seconds)
+
+
+def _render(pieces: list[Piece], pools: tuple[containers.AudioStream, ...],
             seconds: float) -> containers.AudioStream:
     """The plan in one codec: each piece's packets from its pool sound, ``seconds`` in all."""
     stream = pools[0]
     per_second = stream.sample_rate / stream.samples_per_packet
+    lead = _PLAYED_PRIMING[stream.codec] / stream.samples_per_packet
     wanted = round(seconds * per_second)
     packets: list[bytes] = []
     at = 0.0
     for sound, start, length in pieces:
         pool = pools[sound].packets
-        first = min(int(start * per_second), len(pool) - 1)
-        stop = round((at + length) * per_second) - len(packets)  # keep the joins on time
-        packets.extend(pool[first:first + max(0, stop)])
+        # The packet whose sound is due at the piece's first slot: joins keep their time
+        # to half a packet, and so the same plan sounds the same in every codec.
+        count = max(0, round((at + length) * per_second) - len(packets))  # keep the joins on time
+        first = min(max(0, round((start - at) * per_second + len(packets) + lead)), max(0, len(pool) - count))
+        packets.extend(pool[first:first + count])
         at += length
     packets = packets[:wanted]
     while len(packets) < wanted:  # rounding at the joins: pad from the first sound
@@ -115,9 +174,9 @@ def _render(pieces: list[tuple[int, float, float]], pools: tuple[containers.Audi
 
 
 def media_file(video_id: str, seconds: float, fmt: Format, key: str | None = None) -> containers.Muxed:
-    """The file of ``fmt`` for a video ``seconds`` long; ``key`` names the recording it
-    carries (the video id unless another video carries the same recording)."""
-    stream = _render(plan(key or video_id, seconds), _POOLS.get(fmt.codec), seconds)
+    """The file of ``fmt`` for a video ``seconds`` long: ``key``'s recording (see
+    ``recording``; by default the video's own) played from its start."""
+    stream = _render(recording(key or f"video:{video_id}", seconds), _POOLS.get(fmt.codec), seconds)
     if fmt.layout == "webm":
         return containers.webm(stream, cluster_seconds=SEGMENT_SECONDS)
     if fmt.layout == "faststart":

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
+from .audio import FRAME_SAMPLES, PREVIEW_SECONDS, SAMPLE_RATE
+
 SHARED_DATA_ENV = "DEEZER_TAGS_SHARED_DATA"
 
 # Served file key -> its place under shared/data (see shared/data/README.md).
@@ -91,6 +93,10 @@ class VideoSpec:
     # the artist, which its watch page carries; None for an ordinary video.
     channel: str | None = None
     artist: str | None = None
+    # "master": the track's recording, as released. "live": a concert recording or a
+    # re-recording uploaded under the song's name: same title, about the same duration,
+    # other audio, which only listening can tell apart (see ``Scenario.video_recording``).
+    take: str = "master"
 
 
 _ADJECTIVES = (
@@ -162,6 +168,16 @@ def _split_query(query: str, video_title: str) -> tuple[str, str] | None:
 def track_duration(seed: int, track_id: int) -> int:
     """The track's Deezer duration in seconds (120 to 360), also for tracks the API does not know."""
     return 120 + _Draw(seed, "duration", track_id).below(241)
+
+
+def preview_offset(seed: int, track_id: int, duration: float) -> float:
+    """Where in its recording (``duration`` s long) a track's 30.72 s preview starts: drawn
+    uniformly, leaving room for the whole preview (Deezer cuts previews out of the song,
+    not always from its start). On an MP3 frame (26 ms), so that the preview's frames are
+    the recording's own, as a cut of the master would be."""
+    frame = FRAME_SAMPLES / SAMPLE_RATE
+    room = int(max(0.0, duration - PREVIEW_SECONDS) / frame)
+    return _Draw(seed, "preview-offset", track_id).below(room + 1) * frame
 
 
 def video_id_of(url: str) -> str | None:
@@ -241,6 +257,7 @@ class Scenario:
         wrong_video_fraction: float = 0.0,
         previewless_in_map: bool = False,
         art_track_fraction: float = 0.0,
+        live_take_fraction: float = 0.0,
     ) -> None:
         missing = set(SHARED_FILES) - set(files)
         if missing:
@@ -272,7 +289,10 @@ class Scenario:
         self.tracks: Mapping[int, TrackSpec] = _LazyTracks(
             ids, lambda tid: self._track(tid, artists.get(tid), youtube_map.get(str(tid)))
         )
-        self.videos: dict[str, VideoSpec] = self._videos(youtube_map, wrong_video_fraction)
+        # Track id -> the track whose recording it is, where that is another (see recording_of).
+        self._recording_track: dict[int, int] = {}
+        self.live_take_ids: set[str] = set()  # the id map's videos carrying a live take
+        self.videos: dict[str, VideoSpec] = self._videos(youtube_map, wrong_video_fraction, live_take_fraction)
         # Tracks with an art track on YouTube Music (found by ISRC or name), made on demand.
         art = sorted(ids)
         random.Random(f"{seed}:art-tracks").shuffle(art)
@@ -298,6 +318,7 @@ class Scenario:
         wrong_video_fraction: float = 0.0,
         previewless_in_map: bool = False,
         art_track_fraction: float = 0.0,
+        live_take_fraction: float = 0.0,
     ) -> Scenario:
         """A scenario serving the real files from ``data_dir`` (default: ``shared_data_dir()``)."""
         root = Path(data_dir) if data_dir is not None else shared_data_dir()
@@ -306,7 +327,7 @@ class Scenario:
             files, track_ids=track_ids, seed=seed, no_data_fraction=no_data_fraction,
             no_preview_fraction=no_preview_fraction, dead_preview_fraction=dead_preview_fraction,
             wrong_video_fraction=wrong_video_fraction, previewless_in_map=previewless_in_map,
-            art_track_fraction=art_track_fraction,
+            art_track_fraction=art_track_fraction, live_take_fraction=live_take_fraction,
         )
 
     def _track(self, tid: int, artist_id: int | None, mapped: dict[str, str] | None) -> TrackSpec:
@@ -352,13 +373,21 @@ class Scenario:
                                    < LOCALIZED_ARTIST_PERCENT else ""),
         )
 
-    def _videos(self, youtube_map: dict[str, dict[str, str]], wrong_fraction: float) -> dict[str, VideoSpec]:
+    def _videos(self, youtube_map: dict[str, dict[str, str]], wrong_fraction: float,
+                live_fraction: float) -> dict[str, VideoSpec]:
         first: dict[str, tuple[int, str]] = {}  # video id -> (track id, title), first entry wins
         for key, entry in youtube_map.items():
             vid = video_id_of(entry.get("url", ""))
             if vid and vid not in first:
                 first[vid] = (int(key), entry.get("title", ""))
+            elif vid:  # one recording released under several Deezer ids (single, album, best-of)
+                self._recording_track[int(key)] = first[vid][0]
         wrong = set(random.Random(f"{self.seed}:wrong-videos").sample(sorted(first), round(wrong_fraction * len(first))))
+        rest = sorted(set(first) - wrong)
+        live_count = round(live_fraction * len(first))
+        if live_count > len(rest):
+            raise ValueError("wrong_video and live_take fractions add up to more than 1")
+        self.live_take_ids = set(random.Random(f"{self.seed}:live-takes").sample(rest, live_count))
         videos = {}
         for vid, (tid, title) in first.items():
             duration = track_duration(self.seed, tid)
@@ -366,15 +395,18 @@ class Scenario:
                 duration = round(duration * 2.5)
             else:
                 duration += _Draw(self.seed, "video", vid).below(5) - 2  # +-2 s, as re-uploads are
-            videos[vid] = VideoSpec(vid, tid, title, duration, vid in wrong)
+            take = "live" if vid in self.live_take_ids else "master"
+            videos[vid] = VideoSpec(vid, tid, title, duration, vid in wrong, take=take)
         return videos
 
     def add_video(self, video_id: str, title: str, duration: int, *, track_id: int | None = None,
-                  wrong: bool = False) -> VideoSpec:
+                  wrong: bool = False, take: str = "master") -> VideoSpec:
         """Add (or replace) a video, e.g. a search result the id map does not name."""
         if not _VIDEO_ID.fullmatch(video_id):
             raise ValueError(f"a video id is 11 characters of [A-Za-z0-9_-], not {video_id!r}")
-        self.videos[video_id] = VideoSpec(video_id, track_id, title, duration, wrong)
+        if take not in ("master", "live"):
+            raise ValueError(f"a video's take is 'master' or 'live', not {take!r}")
+        self.videos[video_id] = VideoSpec(video_id, track_id, title, duration, wrong, take=take)
         return self.videos[video_id]
 
     def video(self, video_id: str) -> VideoSpec | None:
@@ -397,6 +429,35 @@ class Scenario:
             self._art_track_by_isrc = {self.tracks[t].isrc: vid for vid, t in self._art_tracks.items()}
         video_id = self._art_track_by_isrc.get(isrc)
         return self.video(video_id) if video_id else None
+
+    def recording_of(self, track_id: int) -> str:
+        """The key of a track's recording (its master; see ``media.recording``). Tracks of the
+        id map that name the same video are one recording released under several Deezer ids
+        (a single, its album, a best-of): the first of them in the map's order names it."""
+        return f"track:{self._recording_track.get(track_id, track_id)}"
+
+    def recording_seconds(self, track_id: int) -> int:
+        """How long a track's recording lasts: the Deezer duration of the track naming it."""
+        return track_duration(self.seed, self._recording_track.get(track_id, track_id))
+
+    def preview_excerpt(self, track_id: int) -> tuple[str, int, float]:
+        """What a track's preview is cut from: (recording key, its seconds, offset s), the
+        arguments of ``audio.preview_mp3`` after the track id."""
+        seconds = self.recording_seconds(track_id)
+        return self.recording_of(track_id), seconds, preview_offset(self.seed, track_id, seconds)  # the module function
+
+    def preview_offset(self, track_id: int) -> float:
+        """Where in its recording (and so in a video of it) a track's preview starts, in s."""
+        return self.preview_excerpt(track_id)[2]
+
+    def video_recording(self, video: VideoSpec) -> str:
+        """The key of the recording a video carries, played from its second 0: its track's
+        master (an upload of the release, or the art track), a live take of it, or, for a
+        wrong video (a full album, a TV clip) or one of no track, a recording of its own."""
+        if video.track_id is None or video.wrong:
+            return f"video:{video.video_id}"
+        master = self.recording_of(video.track_id)
+        return f"live:{master}" if video.take == "live" else master  # media.LIVE_PREFIX
 
     def answers(self, track_id: int) -> TrackSpec | None:
         """The track the API describes for this id, None where it answers "no data"."""
