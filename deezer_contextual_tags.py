@@ -28,6 +28,7 @@ from deezer_tags.deezer import RetryPolicy
 from deezer_tags.importer import import_existing
 from deezer_tags.manifest import MANIFEST_NAME
 from deezer_tags.manifest import Manifest
+from deezer_tags.calibration import check_size as check_calibration_size
 from deezer_tags.provenance import build_settings
 from deezer_tags.recipe import read_recipe
 from deezer_tags.sources import ENDPOINT_FIELDS
@@ -141,6 +142,9 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     # and cookies read from a browser ("firefox", "chrome:Profile 1") beside a cookies file.
     youtube_options: Optional[dict] = None
     youtube_cookies_from_browser: Optional[str] = None
+    # The YouTube path's precision, measured on tracks that have a preview (see the README's
+    # "How right are the YouTube clips?"): None, 1 % of them (at least 200); 0, off.
+    calibration_tracks: Optional[int] = None
     # Splits: "paper" (the authors' published split) or "artist" (the paper's test set,
     # train / validation re-split so that no artist is in two splits); or split_file, a
     # CSV of track_id,split of your own.
@@ -193,6 +197,7 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         # A malformed recipe or a refused yt-dlp option is told before anything is downloaded.
         recipe = read_recipe(config.recipe) if config.recipe and config.youtube else None
         check_youtube_options(config.youtube_options or {})
+        calibration_tracks = check_calibration_size(config.calibration_tracks)
         if getattr(dl_manager, "is_streaming", False):
             # streaming=True: the sources must be on disk all the same (checksums, parsing)
             # and the audio fetched under the quota now (signed URLs expire), so the build
@@ -213,6 +218,7 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
             workers=config.workers,
             preview_workers=config.preview_workers,
             youtube_workers=config.youtube_workers,
+            calibration_tracks=calibration_tracks,
             retry=RetryPolicy.resolve(config.quota_patience, config.unreachable_after),
             storage_root=pathlib.Path(self._cache_dir_root),
         )
@@ -226,7 +232,8 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
             config=config.name, sources_sha256=digests, split_scheme=config.split_scheme,
             split_file_sha256=sha256_of(config.split_file) if config.split_file else None,
             section_start=config.section_start, quota=build.quota, api_language=endpoints.api_language,
-            youtube=config.youtube, recipe_sha256=sha256_of(config.recipe) if recipe else None)
+            youtube=config.youtube, recipe_sha256=sha256_of(config.recipe) if recipe else None,
+            calibration_tracks=calibration_tracks)
         sources = parse_sources(paths)
         selected = select_tracks(sources.matrix, config.track_ids, config.max_tracks)
         published = checks and not config.checksums

@@ -30,8 +30,10 @@ from deezer_tags.testing import LocalWeb
 
 CHILD = """
 import sys, datasets
+calibration = None if sys.argv[5] == "default" else int(sys.argv[5])
 d = datasets.load_dataset(sys.argv[1], "full", cache_dir=sys.argv[2], trust_remote_code=True,
-                          max_tracks=int(sys.argv[3]), youtube_workers=int(sys.argv[4]))
+                          max_tracks=int(sys.argv[3]), youtube_workers=int(sys.argv[4]),
+                          calibration_tracks=calibration)
 print(sum(len(s) for s in d.values()))
 """
 MEDIA = re.compile(r"^/media/videoplayback/id/([A-Za-z0-9_-]{11})/itag/(\d+)$")
@@ -49,6 +51,9 @@ def main() -> None:
                         help="copy the finished build's manifest here (a reference for reliability.py)")
     parser.add_argument("--youtube-workers", type=int, default=4,
                         help="the builder's default is 4; reliability.py's campaigns use 6 (time is scaled 10x)")
+    parser.add_argument("--calibration-tracks", default="default",
+                        help="the builder's calibration sample (default: its default, 1 %% of the tracks "
+                             "with a preview, at least 200; 0: none)")
     args = parser.parse_args()
     latency = tuple(float(x) for x in args.latency.split(","))
 
@@ -62,7 +67,7 @@ def main() -> None:
         started = time.monotonic()
         child = subprocess.run(
             [sys.executable, "-c", CHILD, deezer_contextual_tags.__file__, cache_dir, str(args.tracks),
-             str(args.youtube_workers)],
+             str(args.youtube_workers), str(args.calibration_tracks)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True,
         )
         wall = time.monotonic() - started
@@ -98,10 +103,29 @@ def main() -> None:
         "youtube_recovered": recovered,
         **media,
         "preview_bytes": report["this_run"]["bytes_fetched"]["deezer_preview"],
+        **calibration_figures(report, wall, args.tracks / ceiling),
         "requests_per_service": requests_per_service(log),
         "builder_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
     print(json.dumps(figures, indent=2))
+
+
+def calibration_figures(report: dict, wall: float, floor: float) -> dict:
+    """The calibration's time and bytes, apart from the dataset's: most of it runs beside the
+    build (one worker), the rest after it (``after_build_s``, the part that adds to the wall)."""
+    calibration = report.get("calibration")
+    if not calibration:
+        return {"calibration_tracks": 0}
+    after = calibration["this_run"]["after_build_s"]
+    return {
+        "calibration_tracks": calibration["tracks"],
+        "calibration_after_build_s": after,
+        "calibration_after_build_tracks": calibration["this_run"]["after_build_tracks"],
+        "calibration_after_build_over_wall": round(after / wall, 4),
+        "wall_over_floor_without_calibration_tail": round((wall - after) / floor, 3),
+        "calibration_media_bytes": calibration["bytes_fetched"],
+        "calibration_precision": calibration["precision"],
+    }
 
 
 def youtube_sections(manifest: Path) -> dict[str, list[float]]:
@@ -128,7 +152,10 @@ def media_figures(web: LocalWeb, log: list, sections: dict[str, list[float]]) ->
             asked[key] = asked.get(key, 0) + 1
     needed = head = clips = 0
     by_itag: dict[int, int] = {}
-    for (video_id, itag) in sent:
+    for (video_id, itag) in list(sent):
+        if video_id not in sections:  # a calibration's whole-stream read: counted apart (calibration_*)
+            del sent[(video_id, itag)], asked[(video_id, itag)]
+            continue
         muxed = web.media_file(video_id, itag)
         for start in sections.get(video_id, []):
             clips += 1

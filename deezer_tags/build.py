@@ -26,6 +26,10 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
+from deezer_tags.calibration import FINAL as CALIBRATED
+from deezer_tags.calibration import (
+    CalibrationRun, Calibrator, Speculation, calibration_table, sampled_outcomes, summarize,
+)
 from deezer_tags.deezer import DeezerClient, RetryPolicy
 from deezer_tags.errors import (
     BadTrackSelectionError, BuildLockedError, BuildStoppedError, ChecksumMismatchError, MalformedSourceError,
@@ -53,6 +57,7 @@ WORK_DIR_NAME = "deezer_tags"
 REPORT_NAME = "build_report.json"
 SPLITS_NAME = "splits.csv"
 FAILED_NAME = "failed_tracks.csv"
+CALIBRATION_NAME = "calibration.csv"
 
 SOURCE_TITLES = {
     "annotation": "the tag matrix (Zenodo Context_tags_dataset.csv)",
@@ -205,6 +210,10 @@ class Build:
     # real quota 2 kept the build at 1.86 x the quota floor on 2 cores, 4 at 1.08 x.
     youtube_workers: int = 4
     progress: bool = True
+    # The calibration of the YouTube path (deezer_tags.calibration): None, the default sample
+    # (1 % of the tracks with a preview, at least 200); 0, none.
+    calibration_tracks: int | None = None
+    calibration_seed: int = 0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # The dir a user chose for the build (the datasets cache dir), named when its disk
     # is full or read-only; default: the work dir's parent.
@@ -276,10 +285,17 @@ class Build:
         try:
             with self.disk_errors(), Manifest(self.manifest_path) as manifest:
                 run_id = manifest.start_run(self.settings.get("config") or "", len(track_ids))
+                calibrator = calibration = None
+                if audio and youtube is not None and self.calibration_tracks != 0:
+                    calibrator = Calibrator(manifest, youtube, self.work_dir, workers=self.youtube_workers,
+                                            progress=self.progress)
+                    done = [t for t, o in manifest.calibration(track_ids).items() if o.status in CALIBRATED]
+                    calibration = (Speculation(track_ids, self.calibration_tracks, self.calibration_seed, done),
+                                   calibrator)
                 pipeline = Pipeline(
                     manifest, client, self.work_dir, preview_allowed=self.endpoints.is_preview_url,
                     previews=PreviewDownloader(self.endpoints.is_preview_url, pool_size=self.preview_workers),
-                    youtube=youtube, options=options, progress=self.progress,
+                    youtube=youtube, options=options, progress=self.progress, calibration=calibration,
                 )
                 try:
                     counts = pipeline.run(track_ids)
@@ -287,9 +303,14 @@ class Build:
                     with suppress(OSError, sqlite3.Error):  # the stop's own sentence matters more
                         manifest.finish_run(run_id, "stopped")
                     raise stopped.with_kept(self.tracks_fetched(manifest, track_ids)) from None
+                # What the calibration beside the build missed (a sample not yet known then).
+                calibrated = None
+                if calibrator is not None and counts.youtube_blocked is None:
+                    calibrated = calibrator.run(track_ids, self.calibration_tracks, self.calibration_seed)
                 manifest.finish_run(run_id, "complete")
                 self._write_report(manifest, track_ids, counts, client, time.monotonic() - started,
-                                   audio=audio, youtube=youtube is not None)
+                                   audio=audio, youtube=youtube is not None, calibrating=calibrator is not None,
+                                   calibrated=calibrated)
         finally:
             client.close()  # calls still retrying in other threads stop now
         return counts
@@ -354,9 +375,10 @@ class Build:
             return [row.track_id for row in manifest.rows(track_ids) if _has_audio(row, youtube)]
 
     def _write_report(self, manifest: Manifest, track_ids: Sequence[int], counts: RunCounts,
-                      client: DeezerClient, seconds: float, *, audio: bool, youtube: bool) -> None:
-        """build_report.json (totals) and failed_tracks.csv (every track left without
-        what this config wants, and why)."""
+                      client: DeezerClient, seconds: float, *, audio: bool, youtube: bool,
+                      calibrating: bool = False, calibrated: CalibrationRun | None = None) -> None:
+        """build_report.json (totals), failed_tracks.csv (every track left without what this
+        config wants, and why) and, when the build calibrated, calibration.csv."""
         rows = list(manifest.rows(track_ids))
         report: dict = {
             "tracks": len(track_ids),
@@ -382,6 +404,16 @@ class Build:
                                       bytes_fetched=counts.bytes_fetched)
             if counts.youtube_blocked:
                 report["this_run"]["youtube_blocked"] = counts.youtube_blocked
+        if calibrating:
+            sampled, outcomes = sampled_outcomes(manifest, track_ids, self.calibration_tracks, self.calibration_seed)
+            after = calibrated or CalibrationRun()
+            report["calibration"] = {
+                **summarize(outcomes, len(sampled)),
+                "sample": sampled,
+                "this_run": {"after_build_s": after.seconds, "after_build_tracks": sum(after.outcomes.values()),
+                             **({"blocked": after.blocked} if after.blocked else {})},
+            }
+            _write_atomically(self.work_dir / CALIBRATION_NAME, _csv_text(calibration_table(rows, outcomes)))
             missing = [(r.track_id, "audio", _why_no_audio(r, youtube), r.audio_error or r.last_error or "")
                        for r in rows if not _has_audio(r, youtube)]
         _write_atomically(self.work_dir / REPORT_NAME, json.dumps(report, indent=2) + "\n")

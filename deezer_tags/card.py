@@ -105,7 +105,7 @@ def _default(configs: dict) -> str:
 
 def _this_copy(layout: dict[str, tuple], root: Path, work_dir: Path, cache_root: Path) -> list[str]:
     """The section that says how this copy was made; its coverage plot is copied beside the card."""
-    from deezer_tags.report import coverage_markdown, provenance_markdown, write_report
+    from deezer_tags.report import calibration_markdown, coverage_markdown, provenance_markdown, write_report
 
     sizes = ", ".join(f"`{name}` ({', '.join(f'{s} {n:,}' for s, (n, _) in splits.items())})"
                       for name, (_, splits) in layout.items())
@@ -118,7 +118,10 @@ def _this_copy(layout: dict[str, tuple], root: Path, work_dir: Path, cache_root:
         shutil.copyfile(Path(tmp) / "coverage.png", root / "coverage.png")
     if report.provenance:
         out += provenance_markdown(report.provenance)
-    return out + ["### Coverage", "", *coverage_markdown(report)]
+    out += ["### Coverage", "", *coverage_markdown(report)]
+    if report.calibration:
+        out += ["### How right are the YouTube clips?", "", *calibration_markdown(report, beside=False)]
+    return out
 
 
 def _with_this_copy(text: str, section: list[str]) -> str:

@@ -17,7 +17,8 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from deezer_tags.build import REPORT_NAME, WORK_DIR_NAME
+from deezer_tags.build import CALIBRATION_NAME, REPORT_NAME, WORK_DIR_NAME
+from deezer_tags.calibration import calibration_line
 from deezer_tags.errors import UserError, cause_chain, user_error_in
 
 CONFIGS = ("full", "previews", "metadata")
@@ -87,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--yt-dlp-option", metavar="KEY=JSON", action="append", default=[],
                        help="a yt-dlp option for the YouTube fallback, e.g. 'sleep_interval_requests=1' or "
                             "'extractor_args={\"youtube\": {\"player_client\": [\"web\"]}}' (repeatable)")
+    build.add_argument("--calibration-tracks", type=int, metavar="N",
+                       help="tracks with a preview on which to measure the YouTube path's precision "
+                            "(default: 1 %% of them, at least 200; 0: none)")
     build.add_argument("--work-dir", help="the manifest's folder, if the build was given one (work_dir=)")
     build.add_argument("--recipe", metavar="FILE",
                        help="another build's recipe (export --recipe): the same YouTube videos and sections")
@@ -149,6 +153,8 @@ def _run_build(args: argparse.Namespace) -> int:
         kwargs["recipe"] = str(Path(args.recipe).expanduser().resolve())
     if args.youtube_cookies_from_browser:
         kwargs["youtube_cookies_from_browser"] = args.youtube_cookies_from_browser
+    if args.calibration_tracks is not None:
+        kwargs["calibration_tracks"] = args.calibration_tracks
     if args.yt_dlp_option:
         kwargs["youtube_options"] = dict(map(_yt_dlp_option, args.yt_dlp_option))
     # Regenerate the Arrow cache from the manifest each time, so that a second run
@@ -170,6 +176,9 @@ def _yt_dlp_option(text: str) -> tuple[str, object]:
         return key.strip(), value
 
 
+DEMO_CALIBRATION_TRACKS = 20
+
+
 def _run_demo(args: argparse.Namespace) -> int:
     from deezer_tags.testing.demo import demo_web
 
@@ -178,8 +187,10 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(f"Local web (stand-in for Zenodo, GitHub, Deezer, YouTube) at {web.base_url}")
         # 4 YouTube workers, not the default 2: the local web's media latency, not the CPU,
         # is what they wait on (300 tracks: 23 s against 29-34 s with 2, on 2 cores).
+        # 20 calibration tracks, not the default 200 (most of the demo's): a glimpse, in seconds.
         dataset = load("full", cache_dir, **web.config_kwargs(), checksums=web.checksums(),
-                       quota_calls=web.quota, quota_window=web.window, youtube_workers=4)
+                       quota_calls=web.quota, quota_window=web.window, youtube_workers=4,
+                       calibration_tracks=DEMO_CALIBRATION_TRACKS)
     print(summary(dataset, cache_dir))
     print(_demo_report(Path(cache_dir)))
     return 0
@@ -318,6 +329,9 @@ def summary(dataset, cache_dir: str | None, work_dir: str | None = None) -> str:
                          + (", ".join(f"{k} {v:,}" for k, v in audio["without_audio"].items()) or "none"))
             if report["this_run"].get("youtube_blocked"):
                 lines.append(_youtube_blocked_line(audio["without_audio"]))
+        if report.get("calibration"):
+            lines.append(calibration_line(report["calibration"]))
+            lines.append(f"Calibration, track by track: {report_path.with_name(CALIBRATION_NAME)}")
         lines.append(f"Report: {report_path}")
         lines.append(f"Tracks left out, and why: {report_path.with_name('failed_tracks.csv')}")
     lines.append(f"Cache: {os.path.abspath(root)}")

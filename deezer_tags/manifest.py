@@ -56,6 +56,21 @@ CREATE TABLE IF NOT EXISTS tracks (
     updated_at  REAL    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The calibration of the YouTube path (see deezer_tags.calibration): one row per sampled
+-- track with a preview, once it has an outcome. No clip: only what was chosen and heard.
+CREATE TABLE IF NOT EXISTS calibration (
+    track_id      INTEGER PRIMARY KEY,
+    status        TEXT NOT NULL,    -- same, other, not_found (final) or failed (tried again)
+    video_id      TEXT,
+    found_by      TEXT,             -- the candidate source of the chosen video
+    score         REAL,             -- the acoustic score at the best offset
+    offset        REAL,             -- seconds into the video where the preview was found
+    error         TEXT,
+    evidence      TEXT,             -- JSON: the recovery's candidates and checks
+    bytes_fetched INTEGER NOT NULL DEFAULT 0,
+    seconds       REAL,
+    updated_at    REAL NOT NULL
+);
 -- One row per run of a build (see deezer_tags.provenance): a killed run has no finished_at.
 CREATE TABLE IF NOT EXISTS runs (
     run_id      INTEGER PRIMARY KEY,
@@ -87,6 +102,24 @@ class AudioOutcome:
     duration: float | None = None
     video_id: str | None = None        # YOUTUBE: the chosen (or last refused) video
     evidence: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CalibrationOutcome:
+    track_id: int
+    status: str                        # see deezer_tags.calibration
+    video_id: str | None = None
+    found_by: str | None = None
+    score: float | None = None
+    offset: float | None = None
+    error: str | None = None
+    evidence: dict[str, Any] | None = None
+    bytes_fetched: int = 0
+    seconds: float | None = None
+
+
+_CALIBRATION_COLUMNS = ("track_id", "status", "video_id", "found_by", "score", "offset", "error", "evidence",
+                        "bytes_fetched", "seconds")
 
 
 @dataclass(frozen=True)
@@ -209,6 +242,32 @@ class Manifest:
                         "AND (audio_source IS NULL OR audio_source = ? OR ? = ?)",
                         (o.source, o.path, o.sha256, o.duration, o.track_id, o.source, o.source, PREVIEW),
                     )
+
+    def record_calibration(self, outcomes: Iterable[CalibrationOutcome]) -> None:
+        now = time.time()
+        rows = [(o.track_id, o.status, o.video_id, o.found_by, o.score, o.offset, o.error,
+                 json.dumps(o.evidence) if o.evidence is not None else None, o.bytes_fetched, o.seconds, now)
+                for o in outcomes]
+        with self._writing(), self._db:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO calibration ({', '.join(_CALIBRATION_COLUMNS)}, updated_at) "
+                f"VALUES ({', '.join('?' * (len(_CALIBRATION_COLUMNS) + 1))})", rows)
+
+    def calibration(self, track_ids: Iterable[int] | None = None) -> dict[int, CalibrationOutcome]:
+        """The calibration outcomes by track id (of ``track_ids``, or all)."""
+        query = f"SELECT {', '.join(_CALIBRATION_COLUMNS)} FROM calibration"
+        try:
+            found = self._db.execute(query).fetchall()
+        except sqlite3.OperationalError:  # opened read-only before the table existed
+            return {}
+        wanted = None if track_ids is None else set(track_ids)
+        outcomes = {}
+        for row in found:
+            if wanted is None or row[0] in wanted:
+                values = dict(zip(_CALIBRATION_COLUMNS, row))
+                values["evidence"] = json.loads(values["evidence"]) if values["evidence"] else None
+                outcomes[row[0]] = CalibrationOutcome(**values)
+        return outcomes
 
     def start_run(self, config: str, tracks: int) -> int:
         with self._writing(), self._db:

@@ -26,10 +26,12 @@ from typing import Any, Callable, Iterable
 
 from tqdm.auto import tqdm
 
+from deezer_tags.calibration import Calibrator, Speculation
 from deezer_tags.deezer import DeezerClient, TrackFetchFailed, TrackNotFound, keep_fields
 from deezer_tags.errors import DISK_FULL_ERRNOS, NOT_WRITABLE_ERRNOS
 from deezer_tags.manifest import (
-    FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, RETRIED_STATES, YOUTUBE, AudioOutcome, Manifest, MetadataOutcome,
+    FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, RETRIED_STATES, YOUTUBE, AudioOutcome, CalibrationOutcome, Manifest,
+    MetadataOutcome,
 )
 from deezer_tags.previews import PreviewDownloader, PreviewExpired, PreviewUnavailable, partial_path
 from deezer_tags.youtube import YouTubeBlocked, YouTubeRecoverer
@@ -64,7 +66,8 @@ class Pipeline:
                  preview_allowed: Callable[[str], bool],
                  previews: PreviewDownloader | None = None,
                  youtube: YouTubeRecoverer | None = None,
-                 options: PipelineOptions = PipelineOptions(), progress: bool = True) -> None:
+                 options: PipelineOptions = PipelineOptions(), progress: bool = True,
+                 calibration: tuple[Speculation, Calibrator] | None = None) -> None:
         self.manifest = manifest
         self.client = client
         self.work_dir = work_dir
@@ -77,7 +80,11 @@ class Pipeline:
         self._events: queue.Queue = queue.Queue()
         self._meta_batch: list[MetadataOutcome] = []
         self._audio_batch: list[AudioOutcome] = []
-        self._in_flight = {"meta": 0, "preview": 0, "youtube": 0}
+        self._in_flight = {"meta": 0, "preview": 0, "youtube": 0, "calibration": 0}
+        # The YouTube calibration, beside the build on one worker (see calibration.Speculation).
+        self.speculation, self.calibrator = calibration if self.youtube and calibration else (None, None)
+        self._calibration_batch: list[CalibrationOutcome] = []
+        self._calling = True  # Deezer calls still to make or in flight
         self._metadata: dict[int, dict[str, Any] | None] = {}
         self._preview_status: dict[int, str] = {}  # as the manifest had them when the run began
         self._youtube_status: dict[int, str] = {}
@@ -98,19 +105,25 @@ class Pipeline:
                             disable=not (self.progress and self.options.audio), dynamic_ncols=True),
             "youtube": tqdm(total=0, desc="YouTube", unit="clip", position=2,
                             disable=not (self.progress and self.youtube), dynamic_ncols=True),
+            "calibration": tqdm(total=0, desc="Calibration", unit="track", position=3,
+                                disable=not (self.progress and self.speculation), dynamic_ncols=True),
         }
         pools = {
             "meta": ThreadPoolExecutor(self.options.api_workers, thread_name_prefix="deezer"),
             "preview": ThreadPoolExecutor(self.options.preview_workers, thread_name_prefix="preview"),
             "youtube": ThreadPoolExecutor(self.options.youtube_workers, thread_name_prefix="youtube"),
+            "calibration": ThreadPoolExecutor(1, thread_name_prefix="calibration"),
         }
         self._pools = pools
         try:
             for job in self._resume_youtube:
                 self._submit("youtube", job)
+            for track_id in self._resume_calibration:
+                self._maybe_calibrate(track_id)
             to_preview = self._resume_previews
             last_commit = time.monotonic()
             while to_call or to_preview or any(self._in_flight.values()):
+                self._calling = bool(to_call) or self._in_flight["meta"] > 0
                 # Previews left by an earlier run first: their stored URLs may still be valid.
                 while to_preview and self._room_for_previews():
                     self._submit("preview", *to_preview.popleft())
@@ -149,6 +162,7 @@ class Pipeline:
         to_call: deque[int] = deque()
         self._resume_previews: deque[tuple[int, str, bool]] = deque()
         self._resume_youtube: list[int] = []
+        self._resume_calibration: list[int] = []
         for row in self.manifest.rows(track_ids):
             self._preview_status[row.track_id] = row.preview_status
             self._youtube_status[row.track_id] = row.youtube_status
@@ -159,6 +173,10 @@ class Pipeline:
             if not self.options.audio:
                 continue
             preview_url = (row.metadata or {}).get("preview")
+            if self.speculation and row.preview_status not in RETRIED_STATES:
+                self.speculation.saw(row.preview_status == OK)
+                if row.preview_status == OK:
+                    self._resume_calibration.append(row.track_id)
             if row.preview_status in RETRIED_STATES and preview_url:
                 # The stored URL may have expired: a 403 gets a fresh one.
                 self._resume_previews.append((row.track_id, preview_url, False))
@@ -172,6 +190,15 @@ class Pipeline:
     def _wants_youtube(self, track_id: int) -> bool:
         return (self.youtube is not None and self.counts.youtube_blocked is None
                 and self._youtube_status.get(track_id, PENDING) in RETRIED_STATES)
+
+    def _maybe_calibrate(self, track_id: int) -> None:
+        """Calibrate a track with a stored preview now if it is likely in the sample, while the
+        Deezer calls pace the build; once they are done, the calibration after the build takes
+        the rest with every YouTube worker."""
+        if (self.speculation and self._calling and self.counts.youtube_blocked is None
+                and self.speculation.wants(track_id)):
+            self.speculation.done.add(track_id)
+            self._submit("calibration", track_id)
 
     def _maybe_youtube(self, track_id: int) -> None:
         """Send a track without a preview to YouTube, unless it has a clip already or
@@ -192,6 +219,8 @@ class Pipeline:
         elif kind == "preview":
             _, result, _url, refreshed = payload
             self._after_preview(track_id, result, refreshed)
+        elif kind == "calibration":
+            self._after_calibration(payload[1])
         else:
             _, result = payload
             self._after_youtube(track_id, result)
@@ -211,6 +240,8 @@ class Pipeline:
         else:
             self._audio_batch.append(self._no_preview(track_id, outcome.status))
             self.counts.previews[NONE] += 1
+            if self.speculation:
+                self.speculation.saw(False)
             self._maybe_youtube(track_id)
 
     def _after_preview(self, track_id: int, result: object, refreshed: bool) -> None:
@@ -234,8 +265,23 @@ class Pipeline:
         self._audio_batch.append(outcome)
         if outcome.status != OK:
             partial_path(self._audio_path(track_id, PREVIEW)).unlink(missing_ok=True)
+        if self.speculation and outcome.status != FAILED:
+            self.speculation.saw(outcome.status == OK)
+        if outcome.status == OK:
+            self._maybe_calibrate(track_id)
         if outcome.status == NONE:
             self._maybe_youtube(track_id)
+
+    def _after_calibration(self, result: object) -> None:
+        if isinstance(result, YouTubeBlocked):
+            if self.counts.youtube_blocked is None:
+                self.counts.youtube_blocked = str(result)
+                log.warning("%s", result)
+            return
+        if isinstance(result, BaseException):  # a bug in one calibration must not stop the build
+            log.warning("calibration failed: %s: %s (it is tried again after the build)", type(result).__name__, result)
+            return
+        self._calibration_batch.append(result)
 
     def _after_youtube(self, track_id: int, result: object) -> None:
         if isinstance(result, YouTubeBlocked):
@@ -276,7 +322,8 @@ class Pipeline:
         if kind != "meta":
             self._bars[kind].total += 1
             self._bars[kind].refresh()
-        work = {"meta": self._call, "preview": self._download, "youtube": self._recover}[kind]
+        work = {"meta": self._call, "preview": self._download, "youtube": self._recover,
+                "calibration": self._calibrate}[kind]
         self._pools[kind].submit(self._report, kind, work, track_id, *args)
 
     def _report(self, kind: str, work: Callable, track_id: int, *args: Any) -> None:
@@ -314,6 +361,14 @@ class Pipeline:
             result = error
         return track_id, result
 
+    def _calibrate(self, track_id: int) -> tuple:
+        try:
+            result: object = self.calibrator.calibrate(track_id, self._metadata.get(track_id),
+                                                       self._audio_path(track_id, PREVIEW))
+        except YouTubeBlocked as error:
+            result = error
+        return track_id, result
+
     # -- bookkeeping -------------------------------------------------------------------
 
     def _audio_path(self, track_id: int, source: str) -> Path:
@@ -329,6 +384,9 @@ class Pipeline:
         if self._audio_batch:
             self.manifest.record_audio(self._audio_batch)
             self._audio_batch = []
+        if self._calibration_batch:
+            self.manifest.record_calibration(self._calibration_batch)
+            self._calibration_batch = []
         self._bars["meta"].set_postfix(self.counts.calls, refresh=False)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from importlib import metadata
 
 import deezer_tags
+from deezer_tags.acoustic import FEATURES, SAME_RECORDING
 from deezer_tags.matching import rules
 from deezer_tags.sources import Quota
 from deezer_tags.youtube import SOURCES
@@ -72,7 +73,7 @@ def summarize_runs(runs: list[dict]) -> dict:
 
 def build_settings(*, config: str, sources_sha256: Mapping[str, str], split_scheme: str,
                    split_file_sha256: str | None, section_start: object, quota: Quota, api_language: str,
-                   youtube: bool, recipe_sha256: str | None = None) -> dict:
+                   youtube: bool, recipe_sha256: str | None = None, calibration_tracks: int | None = None) -> dict:
     """The settings that shape a build's data, with the sha256 of each source file (and of
     the split file and the recipe, when the build has them)."""
     settings: dict = {
@@ -85,5 +86,7 @@ def build_settings(*, config: str, sources_sha256: Mapping[str, str], split_sche
     }
     if youtube:
         settings["youtube"] = {"sources": list(SOURCES), "section_start": section_start, "match_rules": rules(),
-                               "recipe_sha256": recipe_sha256}
+                               "recipe_sha256": recipe_sha256,
+                               "calibration": {"tracks": "default" if calibration_tracks is None else calibration_tracks,
+                                               "same_recording": SAME_RECORDING, "features": FEATURES}}
     return settings

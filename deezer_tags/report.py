@@ -9,25 +9,28 @@ the build downloaded, found in the datasets download cache by its URL (the `.jso
 file `datasets` keeps beside each download), or given with `--matrix`.
 
 Written to the output dir: report.md, report.json (the same numbers, for machines),
-tracks_without_audio.csv, coverage.png, tags_by_split.png, youtube_match_scores.png.
+tracks_without_audio.csv, coverage.png, tags_by_split.png, youtube_match_scores.png, and
+calibration_scores.png (the acoustic scores of the YouTube calibration, see calibration).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlsplit
 
 from deezer_tags import TAGS
 from deezer_tags.build import (
-    FAILED_NAME, FOUND_BY_TITLES, REPORT_NAME, SPLITS_NAME, _audio_counts, _csv_text, _has_audio, _why_no_audio,
+    CALIBRATION_NAME, FAILED_NAME, FOUND_BY_TITLES, REPORT_NAME, SPLITS_NAME, _audio_counts, _csv_text, _has_audio, _why_no_audio,
     _write_atomically,
 )
+from deezer_tags.calibration import calibration_line
 from deezer_tags.errors import UserError
 from deezer_tags.manifest import PREVIEW, YOUTUBE, Manifest, TrackRow, chosen_candidate, found_by
 from deezer_tags.matrix import TagMatrix, parse_tag_matrix
@@ -37,7 +40,7 @@ from deezer_tags.splits import SPLITS
 from deezer_tags.status import Counts, count_groups
 
 WITHOUT_AUDIO_NAME = "tracks_without_audio.csv"
-PLOTS = ("coverage.png", "tags_by_split.png", "youtube_match_scores.png")
+PLOTS = ("coverage.png", "tags_by_split.png", "youtube_match_scores.png", "calibration_scores.png")
 SCORE_BINS = 20  # the match-score histogram: bins of 0.05 over [0, 1]
 LISTED = 20      # tracks without audio shown in report.md (all of them are in the CSV)
 
@@ -56,6 +59,8 @@ class Report:
     score_threshold: float | None
     without_audio: list[tuple[int, str, str, str]]
     provenance: dict | None = None     # build_report.json's, when the build wrote one
+    calibration: dict | None = None    # build_report.json's calibration figures, when the build calibrated
+    calibration_scores: list[tuple[float, str]] = field(default_factory=list)  # (score, verdict) per track
 
     @property
     def markdown_path(self) -> Path:
@@ -69,6 +74,7 @@ def write_report(work_dir: Path, cache_root: Path, out_dir: Path | None = None,
     manifest_path = work_dir / "manifest.sqlite"
     with Manifest(manifest_path, readonly=True) as manifest:
         rows = list(manifest.rows())  # one SELECT: one consistent snapshot
+        calibrated = manifest.calibration()
     groups = Counter((r.meta_status, r.preview_status, r.youtube_status, r.audio_source) for r in rows)
     counts = count_groups(((*key, n) for key, n in groups.items()),
                           last_update=None)
@@ -78,14 +84,51 @@ def write_report(work_dir: Path, cache_root: Path, out_dir: Path | None = None,
     without_audio = [(r.track_id, "audio", _why_no_audio(r, True), r.audio_error or r.last_error or "")
                      for r in rows if not _has_audio(r, True)]
 
+    figures = _build_report(work_dir).get("calibration")
+    sample = (figures or {}).get("sample", [])
+    heard = [(calibrated[t].score, calibrated[t].status) for t in sample
+             if t in calibrated and calibrated[t].score is not None]
     report = Report(out_dir, counts, coverage, tags, tags_note, scores, threshold, without_audio,
-                    _provenance(work_dir, manifest_path))
+                    _provenance(work_dir, manifest_path), figures, heard)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomically(out_dir / WITHOUT_AUDIO_NAME, _csv_text([("track_id", "stage", "status", "reason"), *without_audio]))
+    if figures and (work_dir / CALIBRATION_NAME).exists():
+        shutil.copyfile(work_dir / CALIBRATION_NAME, out_dir / CALIBRATION_NAME)
     _plot(report)
     _write_atomically(out_dir / "report.json", json.dumps(_as_json(report, manifest_path), indent=2) + "\n")
     _write_atomically(report.markdown_path, _markdown(report, manifest_path))
     return report
+
+
+def _build_report(work_dir: Path) -> dict:
+    try:
+        found = json.loads((work_dir / REPORT_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def calibration_markdown(report: Report, *, beside: bool = True) -> list[str]:
+    """What the calibration measured, for report.md and (``beside`` False: no calibration.csv
+    next to it) an exported copy's card."""
+    figures = report.calibration
+    if not figures:
+        return ["This build did not calibrate its YouTube clips (calibration_tracks=0, not the `full` "
+                "config, or a build from before the calibration).", ""]
+    out = [calibration_line(figures) + ".", "",
+           f"For each of {figures['tracks']:,} tracks with a Deezer preview (a seeded sample), the YouTube "
+           "fallback ran as if the preview were gone; the preview was then looked for in the chosen video's "
+           f"audio. A score of {figures['threshold']} or more at the best offset counts as the preview's "
+           "recording (see the README). Precision: the share of found videos that are the recording; "
+           "recall: the share of calibrated tracks that would get it.", "",
+           "| found by | videos | the recording | precision (95 % interval) |", "|---|---:|---:|---|"]
+    for source, entry in figures["by_source"].items():
+        p = entry["precision"]
+        out.append(f"| {FOUND_BY_TITLES.get(source, source)} | {entry['found']:,} | {entry['same']:,} | "
+                   f"{p['estimate']:.1%} ({p['low']:.1%} to {p['high']:.1%}) |")
+    where = f"[{CALIBRATION_NAME}]({CALIBRATION_NAME}), beside this report and" if beside else f"{CALIBRATION_NAME},"
+    out += ["", f"Track by track, disagreements first (the ones to listen to): {where} beside the build's manifest.", ""]
+    return out
 
 
 def _provenance(work_dir: Path, manifest_path: Path) -> dict | None:
@@ -294,6 +337,10 @@ def _markdown(report: Report, manifest_path: Path) -> str:
     else:
         out += ["No YouTube clip in the manifest.", ""]
 
+    out += ["## How right are the YouTube clips?", "", *calibration_markdown(report)]
+    if report.calibration_scores:
+        out += ["![calibration scores](calibration_scores.png)", ""]
+
     n = len(report.without_audio)
     out += ["## Tracks without audio (`full`)", "",
             f"{n:,} tracks; all of them, with the reason, in [{WITHOUT_AUDIO_NAME}]({WITHOUT_AUDIO_NAME})"
@@ -319,6 +366,7 @@ def _as_json(report: Report, manifest_path: Path) -> dict:
             "found_by": dict(Counter(source for _, _, source in report.scores)),
         },
         "without_audio": len(report.without_audio),
+        "calibration": report.calibration,
         "provenance": report.provenance,
     }
 
@@ -383,3 +431,22 @@ def _plot(report: Report) -> None:
     ax.set_ylabel("YouTube clips")
     ax.set_title(f"YouTube match scores ({len(values):,} clips)")
     save(fig, "youtube_match_scores.png")
+
+    # The calibration's acoustic scores, the preview's recording or not.
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
+    bins = [i / SCORE_BINS for i in range(-SCORE_BINS // 2, SCORE_BINS + 1)]  # correlations from -0.5
+    for verdict, label in (("same", "the preview's recording"), ("other", "another recording")):
+        values = [score for score, status in report.calibration_scores if status == verdict]
+        ax.hist(values, bins=bins, edgecolor="white", label=f"{label} ({len(values):,})", alpha=0.85)
+    if report.calibration:
+        ax.axvline(report.calibration["threshold"], color="black", linestyle="--",
+                   label=f"threshold {report.calibration['threshold']}")
+    if report.calibration_scores:
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no calibration in this build", ha="center", transform=ax.transAxes)
+    ax.set_xlabel("acoustic score of the preview in the chosen video")
+    ax.set_ylabel("calibration tracks")
+    ax.set_title(f"YouTube calibration ({len(report.calibration_scores):,} videos heard)")
+    save(fig, "calibration_scores.png")

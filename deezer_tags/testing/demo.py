@@ -21,12 +21,13 @@ DEMO_QUOTA = {"quota": 50, "window": 1.0}
 
 
 def demo_scenario(seed: int = 0) -> Scenario:
-    """Some tracks gone from Deezer, a fifth without preview, a few dead previews, and half
-    the tracks on YouTube Music (a guess: no measurement of the real share can be made here)."""
+    """Some tracks gone from Deezer, a fifth without preview, a few dead previews, half the
+    tracks on YouTube Music, and one map video in ten a live take of its song, which only the
+    calibration can tell (guesses: no measurement of the real shares can be made here)."""
     files = {key: (FIXTURE / Path(rel).name).read_bytes() for key, rel in SHARED_FILES.items()}
     return Scenario(files, seed=seed, no_data_fraction=0.02, no_preview_fraction=0.2,
                     dead_preview_fraction=0.05, wrong_video_fraction=0.05, previewless_in_map=True,
-                    art_track_fraction=0.5)
+                    art_track_fraction=0.5, live_take_fraction=0.1)
 
 
 @contextmanager

@@ -1,0 +1,287 @@
+"""How often does the YouTube fallback pick the right recording? Each `full` build measures it.
+
+About three quarters of the tracks have a Deezer preview: 30 s of the exact recording. For
+a seeded sample of them, the YouTube recovery runs as if the preview were gone (the same
+sources, judge and format: ``YouTubeRecoverer.listen``), the chosen video's whole audio
+stream is decoded, and the preview is looked for in it (``deezer_tags.acoustic``). The
+share of found videos that are the preview's recording is the precision of the YouTube
+clips, on this build, on the YouTube of that day; the share of sampled tracks that would get
+the right recording is the YouTube path's recall.
+
+The sample: the tracks with a stored preview, ordered by a hash of the seed and the track
+id, the first ``size`` of them. The order does not depend on when or in which run a track
+got its preview, so two builds of the same tracks, and a build and its resume, calibrate
+the same tracks. Nothing is stored but the outcome (the manifest's ``calibration`` table):
+calibration never adds a clip to the dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import queue
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tqdm.auto import tqdm
+
+from deezer_tags import acoustic
+from deezer_tags.errors import UserError
+from deezer_tags.manifest import OK, PREVIEW, CalibrationOutcome, Manifest, TrackRow
+from deezer_tags.youtube import SOURCES, YouTubeBlocked, YouTubeRecoverer
+
+log = logging.getLogger("deezer_tags")
+
+# The default sample: this share of the tracks with a preview, but at least MIN_TRACKS
+# when the build has that many (a precision from fewer has an interval too wide to use).
+SHARE = 0.01
+MIN_TRACKS = 200
+Z95 = 1.959964  # the normal quantile of a two-sided 95 % interval
+
+# Outcomes. "same"/"other": a video was chosen and the acoustic check says whether it is the
+# preview's recording; "not_found": no acceptable video (final, as for a dataset track);
+# "failed": a transient problem, tried again by the next build.
+SAME, OTHER, NOT_FOUND, FAILED = "same", "other", "not_found", "failed"
+FINAL = (SAME, OTHER, NOT_FOUND)
+
+
+def default_size(with_preview: int) -> int:
+    """1 % of the tracks with a preview, at least MIN_TRACKS when there are that many (a
+    trial build of a few hundred tracks calibrates 200 of them; one of 40, none)."""
+    if with_preview < MIN_TRACKS:
+        return int(SHARE * with_preview)
+    return max(math.ceil(SHARE * with_preview), MIN_TRACKS)
+
+
+def sample(with_preview: Iterable[int], size: int | None, seed: int = 0) -> list[int]:
+    """The calibration tracks among those with a stored preview (``size`` None: the default)."""
+    ids = list(with_preview)
+    size = default_size(len(ids)) if size is None else min(size, len(ids))
+    return sorted(ids, key=lambda t: hashlib.blake2b(f"calibration:{seed}:{t}".encode(), digest_size=8).digest())[:size]
+
+
+def check_size(value: object) -> int | None:
+    """calibration_tracks as given: None (the default), or a count of at least 0 (0: off)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UserError(f"calibration_tracks={value!r}: give a number of tracks (0 turns the calibration off), "
+                         "or leave it unset for 1 % of the tracks with a preview (at least 200)")
+    return value
+
+
+@dataclass
+class CalibrationRun:
+    """What this run of the calibration did."""
+
+    tracks: int = 0            # in the sample
+    done_before: int = 0       # with a final outcome from an earlier run
+    outcomes: Counter = None   # this run's, by status
+    blocked: str | None = None
+    seconds: float = 0.0
+    bytes_fetched: int = 0
+
+    def __post_init__(self) -> None:
+        self.outcomes = self.outcomes if self.outcomes is not None else Counter()
+
+
+class Calibrator:
+    """Runs the calibration of one build's sample; outcomes go to the manifest as they come."""
+
+    def __init__(self, manifest: Manifest, youtube: YouTubeRecoverer, work_dir: Path, *,
+                 workers: int = 4, progress: bool = True) -> None:
+        self.manifest = manifest
+        self.youtube = youtube
+        self.work_dir = work_dir
+        self.workers = workers
+        self.progress = progress
+
+    def run(self, track_ids: Sequence[int], size: int | None, seed: int = 0) -> CalibrationRun:
+        rows = {row.track_id: row for row in self.manifest.rows(track_ids)}
+        chosen = sample([t for t, r in rows.items() if has_preview(r)], size, seed)
+        done = {t for t, o in self.manifest.calibration(chosen).items() if o.status in FINAL}
+        todo = [t for t in chosen if t not in done]
+        run = CalibrationRun(tracks=len(chosen), done_before=len(done))
+        if not todo:
+            return run
+        started = time.monotonic()
+        results: queue.Queue = queue.Queue()
+        bar = tqdm(total=len(todo), desc="Calibration", unit="track", disable=not self.progress, dynamic_ncols=True)
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="calibration")
+        try:
+            for track_id in todo:
+                pool.submit(self._report, results, rows[track_id])
+            for _ in todo:
+                outcome = results.get()
+                if isinstance(outcome, YouTubeBlocked):
+                    run.blocked = str(outcome)
+                    log.warning("calibration stopped: %s", outcome)
+                    break
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                self.manifest.record_calibration([outcome])
+                run.outcomes[outcome.status] += 1
+                run.bytes_fetched += outcome.bytes_fetched
+                bar.update()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            bar.close()
+            run.seconds = round(time.monotonic() - started, 2)
+        return run
+
+    def _report(self, results: queue.Queue, row: TrackRow) -> None:
+        try:
+            results.put(self.calibrate(row.track_id, row.metadata, self.work_dir / row.audio_path))
+        except BaseException as error:  # the conductor must hear from every track
+            results.put(error)
+
+    def calibrate(self, track_id: int, metadata: dict | None, preview: Path) -> CalibrationOutcome:
+        """One track: what the YouTube recovery would choose, and whether it is the preview's
+        recording (``preview``: the stored clip). Raises YouTubeBlocked."""
+        started = time.monotonic()
+        found = self.youtube.listen(track_id, metadata)
+        evidence = found.evidence
+        heard = found.audio
+        common = dict(track_id=track_id, video_id=found.video_id, found_by=evidence.get("found_by"),
+                      evidence=evidence, bytes_fetched=heard.bytes_fetched if heard else 0)
+        if found.status != OK:
+            status = NOT_FOUND if found.status == "none" else FAILED
+            return CalibrationOutcome(status=status, error=found.error,
+                                      seconds=round(time.monotonic() - started, 2), **common)
+        try:
+            samples = acoustic.decode(preview, exe=self.youtube.ffmpeg)
+        except acoustic.DecodeFailed as error:
+            return CalibrationOutcome(status=FAILED, error=f"the stored preview: {error}",
+                                      seconds=round(time.monotonic() - started, 2), **common)
+        match = acoustic.compare(samples, heard.samples)
+        return CalibrationOutcome(status=SAME if match.same else OTHER, score=match.score, offset=match.offset,
+                                  seconds=round(time.monotonic() - started, 2), **common)
+
+
+class Speculation:
+    """Which tracks to calibrate while the build runs, before the sample is known: the sample
+    is the first tracks with a preview in the seeded order, so a track is worth calibrating
+    as soon as its preview is stored if its place in that order is within what the share of
+    tracks with a preview seen so far predicts, with a margin. What it misses is calibrated
+    after the build (``Calibrator.run``); what it calibrates beyond the sample is kept but
+    not counted. Running beside the Deezer calls, on one worker, the calibration costs the
+    build's wall time almost nothing: the build waits on the quota, not on the CPU."""
+
+    MARGIN = 1.1
+
+    def __init__(self, track_ids: Sequence[int], size: int | None, seed: int, done: Iterable[int]) -> None:
+        self.rank = {t: i for i, t in enumerate(sample(track_ids, len(track_ids), seed))}
+        self.size = size
+        self.done = set(done)
+        self.with_preview = 0
+        self.decided = 0
+
+    def saw(self, stored: bool) -> None:
+        """A track's preview is settled: stored, or none to be had."""
+        self.decided += 1
+        self.with_preview += stored
+
+    def wants(self, track_id: int) -> bool:
+        if track_id in self.done or track_id not in self.rank:
+            return False
+        share = (self.with_preview + 1) / (self.decided + 1)
+        expected = share * len(self.rank)
+        size = default_size(int(expected)) if self.size is None else min(self.size, expected)
+        return self.rank[track_id] < self.MARGIN * size / share + 2
+
+
+def has_preview(row: TrackRow) -> bool:
+    return row.audio_source == PREVIEW and row.preview_status == OK and bool(row.audio_path)
+
+
+# -- figures -----------------------------------------------------------------------------
+
+def wilson(successes: int, trials: int) -> dict:
+    """The share with its 95 % Wilson score interval (sound at small counts and near 0 or 1)."""
+    if trials == 0:
+        return {"estimate": None, "low": None, "high": None, "of": 0}
+    p = successes / trials
+    z2 = Z95 ** 2
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = Z95 * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials ** 2)) / (1 + z2 / trials)
+    return {"estimate": round(p, 4), "low": round(max(0.0, centre - half), 4),
+            "high": round(min(1.0, centre + half), 4), "of": trials}
+
+
+def summarize(outcomes: Sequence[CalibrationOutcome], tracks: int) -> dict:
+    """The calibration's figures: over the sample's final outcomes (``tracks``: the sample's size)."""
+    final = [o for o in outcomes if o.status in FINAL]
+    counts = Counter(o.status for o in outcomes)
+    found = counts[SAME] + counts[OTHER]
+    by_source = {}
+    for source in SOURCES:
+        mine = [o for o in final if o.found_by == source]
+        if mine:
+            same = sum(o.status == SAME for o in mine)
+            by_source[source] = {"found": len(mine), "same": same, "precision": wilson(same, len(mine))}
+    return {
+        "tracks": tracks,
+        "calibrated": len(final),
+        "found": found,
+        "same": counts[SAME],
+        "other": counts[OTHER],
+        "not_found": counts[NOT_FOUND],
+        "failed": counts[FAILED],
+        "pending": tracks - len(outcomes),
+        "precision": wilson(counts[SAME], found),
+        "recall": wilson(counts[SAME], len(final)),
+        "by_source": by_source,
+        "threshold": acoustic.SAME_RECORDING,
+        "bytes_fetched": sum(o.bytes_fetched for o in outcomes),
+    }
+
+
+def sampled_outcomes(manifest: Manifest, track_ids: Sequence[int], size: int | None, seed: int = 0
+                     ) -> tuple[list[int], list[CalibrationOutcome]]:
+    """The sample as it stands and the outcomes of its tracks (in sample order)."""
+    rows = list(manifest.rows(track_ids))
+    chosen = sample([r.track_id for r in rows if has_preview(r)], size, seed)
+    known = manifest.calibration(chosen)
+    return chosen, [known[t] for t in chosen if t in known]
+
+
+CSV_HEADER = ("track_id", "artist", "title", "verdict", "score", "preview_at", "found_by", "video_id",
+              "youtube_title", "title_score", "reason")
+
+
+def calibration_table(rows: Iterable[TrackRow], outcomes: Sequence[CalibrationOutcome]) -> list[tuple]:
+    """calibration.csv: each calibrated track, what was chosen for it and the verdict, the
+    disagreements first (the ones worth a listen), then by score."""
+    meta = {row.track_id: row.metadata or {} for row in rows}
+    order = {OTHER: 0, FAILED: 1, NOT_FOUND: 2, SAME: 3}
+    table = [CSV_HEADER]
+    for o in sorted(outcomes, key=lambda o: (order[o.status], o.score if o.score is not None else 2.0, o.track_id)):
+        chosen = next((c for c in (o.evidence or {}).get("candidates", [])
+                       if c.get("verdict") == "accepted"), {})
+        m = meta.get(o.track_id, {})
+        table.append((o.track_id, m.get("artist_name") or "", m.get("title") or "", o.status,
+                      "" if o.score is None else o.score, "" if o.offset is None else o.offset,
+                      o.found_by or "", o.video_id or "", chosen.get("title") or "",
+                      "" if chosen.get("title_score") is None else chosen["title_score"], o.error or ""))
+    return table
+
+
+def _share(interval: dict) -> str:
+    if interval["estimate"] is None:
+        return "not measurable (none)"
+    return (f"{interval['estimate']:.1%} (95 % interval {interval['low']:.1%} to {interval['high']:.1%}, "
+            f"of {interval['of']:,})")
+
+
+def calibration_line(figures: dict) -> str:
+    """The calibration in one sentence, for the end of a build."""
+    left = figures["pending"] + figures["failed"]
+    return (f"YouTube calibration on {figures['tracks']:,} tracks with a preview: a video found for "
+            f"{figures['found']:,}, the preview's recording in {figures['same']:,}; precision "
+            f"{_share(figures['precision'])}, recall {_share(figures['recall'])}"
+            + (f"; {left:,} not calibrated yet (the next build goes on)" if left else ""))
