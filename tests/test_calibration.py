@@ -185,3 +185,17 @@ def test_the_default_sample_and_a_bad_size():
     with pytest.raises(UserError, match="calibration_tracks=-1"):
         from deezer_tags.calibration import check_size
         check_size(-1)
+
+
+def test_while_the_quota_paces_the_build_the_calibration_runs_beside_it(tmp_path):
+    scenario = Scenario.from_shared_data(seed=SEED, no_preview_fraction=0.2)
+    # 10 calls per 0.5 s: 120 tracks take 6 s of calls, time for a calibration or two meanwhile.
+    with LocalWeb(scenario, quota=10, window=0.5) as web:
+        build(web, tmp_path, "full", max_tracks=120, calibration_tracks=3)
+    path = tmp_path / "deezer_tags" / "manifest.sqlite"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        first_calibrated = db.execute("SELECT MIN(updated_at) FROM calibration").fetchone()[0]
+        last_preview = db.execute("SELECT MAX(updated_at) FROM tracks WHERE preview_status = 'ok'").fetchone()[0]
+    assert first_calibrated < last_preview  # a preview is stored soon after its call
+    figures = _report(tmp_path)["calibration"]
+    assert figures["tracks"] == 3 and figures["calibrated"] == 3
