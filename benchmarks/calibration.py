@@ -123,7 +123,7 @@ def main() -> None:
         "media_bytes_per_track": round(fetched / max(len(rows), 1)),
         # A projection, not a measurement: the default sample of a full build, one after the
         # other on the one worker beside the build, against the full build's quota floor.
-        "projected_worker_time_over_full_build_floor": round(FULL_BUILD_SAMPLE * per_track / FULL_BUILD_FLOOR_S, 4),
+        "projected_one_worker_busy_share_of_full_build": round(FULL_BUILD_SAMPLE * per_track / FULL_BUILD_FLOOR_S, 4),
     }
     print(json.dumps(figures, indent=2))
 

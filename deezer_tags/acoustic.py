@@ -30,7 +30,7 @@ N_FFT = 1024        # 93 ms windows
 HOP = 256           # 23 ms between frames
 BANDS = 48          # mel bands ...
 TOP_HZ = 5000       # ... up to this
-SAME_RECORDING = 0.8  # a best-offset correlation at or above this is the same recording (see README)
+SAME_RECORDING = 0.75  # at or above: the same recording. The middle of the gap measured on the local web (README)
 FEATURES = f"log-mel, {BANDS} bands to {TOP_HZ} Hz, every {HOP / RATE * 1000:.0f} ms, per-band centred correlation"
 MIN_OVERLAP = 10.0  # seconds of the preview that must lie inside the video to be compared
 # Seconds the preview may hang over the video's start or end: an upload may be trimmed (a

@@ -169,8 +169,9 @@ class Speculation:
     as soon as its preview is stored if its place in that order is within what the share of
     tracks with a preview seen so far predicts, with a margin. What it misses is calibrated
     after the build (``Calibrator.run``); what it calibrates beyond the sample is kept but
-    not counted. Running beside the Deezer calls, on one worker, the calibration costs the
-    build's wall time almost nothing: the build waits on the quota, not on the CPU."""
+    not counted. Running beside the Deezer calls, a couple at a time (pipeline's
+    CALIBRATING_BESIDE), the calibration costs the build's wall time little: the build waits
+    on the quota, not on the CPU."""
 
     MARGIN = 1.1
 

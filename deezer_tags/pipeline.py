@@ -39,6 +39,9 @@ from deezer_tags.youtube import YouTubeBlocked, YouTubeRecoverer
 log = logging.getLogger("deezer_tags")
 
 COMMIT_EVERY = 0.5  # seconds between manifest commits
+# Calibrations beside the Deezer calls: 2 fit in the CPU the quota leaves idle on 2 cores
+# (a 2,000-track build calibrates 200, most of them while its 200 s of calls last).
+CALIBRATING_BESIDE = 2
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,11 @@ class Pipeline:
         self._meta_batch: list[MetadataOutcome] = []
         self._audio_batch: list[AudioOutcome] = []
         self._in_flight = {"meta": 0, "preview": 0, "youtube": 0, "calibration": 0}
-        # The YouTube calibration, beside the build on one worker (see calibration.Speculation).
+        # The YouTube calibration, beside the build (see calibration.Speculation).
         self.speculation, self.calibrator = calibration if self.youtube and calibration else (None, None)
         self._calibration_batch: list[CalibrationOutcome] = []
         self._calling = True  # Deezer calls still to make or in flight
+        self._to_calibrate: deque[int] = deque()
         self._metadata: dict[int, dict[str, Any] | None] = {}
         self._preview_status: dict[int, str] = {}  # as the manifest had them when the run began
         self._youtube_status: dict[int, str] = {}
@@ -112,7 +116,7 @@ class Pipeline:
             "meta": ThreadPoolExecutor(self.options.api_workers, thread_name_prefix="deezer"),
             "preview": ThreadPoolExecutor(self.options.preview_workers, thread_name_prefix="preview"),
             "youtube": ThreadPoolExecutor(self.options.youtube_workers, thread_name_prefix="youtube"),
-            "calibration": ThreadPoolExecutor(1, thread_name_prefix="calibration"),
+            "calibration": ThreadPoolExecutor(CALIBRATING_BESIDE, thread_name_prefix="calibration"),
         }
         self._pools = pools
         try:
@@ -124,6 +128,11 @@ class Pipeline:
             last_commit = time.monotonic()
             while to_call or to_preview or any(self._in_flight.values()):
                 self._calling = bool(to_call) or self._in_flight["meta"] > 0
+                # A few calibrations at a time, and only while the calls pace the build: the
+                # build never waits on a queue of them (the rest is calibrated after it).
+                while (self._calling and self._to_calibrate
+                       and self._in_flight["calibration"] < CALIBRATING_BESIDE):
+                    self._submit("calibration", self._to_calibrate.popleft())
                 # Previews left by an earlier run first: their stored URLs may still be valid.
                 while to_preview and self._room_for_previews():
                     self._submit("preview", *to_preview.popleft())
@@ -198,7 +207,7 @@ class Pipeline:
         if (self.speculation and self._calling and self.counts.youtube_blocked is None
                 and self.speculation.wants(track_id)):
             self.speculation.done.add(track_id)
-            self._submit("calibration", track_id)
+            self._to_calibrate.append(track_id)
 
     def _maybe_youtube(self, track_id: int) -> None:
         """Send a track without a preview to YouTube, unless it has a clip already or
