@@ -404,6 +404,8 @@ class Build:
                                       bytes_fetched=counts.bytes_fetched)
             if counts.youtube_blocked:
                 report["this_run"]["youtube_blocked"] = counts.youtube_blocked
+            missing = [(r.track_id, "audio", _why_no_audio(r, youtube), r.audio_error or r.last_error or "")
+                       for r in rows if not _has_audio(r, youtube)]
         if calibrating:
             sampled, outcomes = sampled_outcomes(manifest, track_ids, self.calibration_tracks, self.calibration_seed)
             after = calibrated or CalibrationRun()
@@ -414,8 +416,6 @@ class Build:
                              **({"blocked": after.blocked} if after.blocked else {})},
             }
             _write_atomically(self.work_dir / CALIBRATION_NAME, _csv_text(calibration_table(rows, outcomes)))
-            missing = [(r.track_id, "audio", _why_no_audio(r, youtube), r.audio_error or r.last_error or "")
-                       for r in rows if not _has_audio(r, youtube)]
         _write_atomically(self.work_dir / REPORT_NAME, json.dumps(report, indent=2) + "\n")
         _write_atomically(self.work_dir / FAILED_NAME,
                           _csv_text([("track_id", "stage", "status", "reason"), *missing]))
