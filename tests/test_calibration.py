@@ -71,12 +71,13 @@ def _report(cache_dir: Path) -> dict:
     return json.loads((cache_dir / "deezer_tags" / "build_report.json").read_text())
 
 
-def test_the_estimate_holds_the_truth_and_every_verdict_is_right(live_scenario, tmp_path):
+def test_the_estimate_holds_the_truth_every_verdict_is_right_and_the_figures_are_shown(live_scenario, tmp_path):
     scenario, ids, live = live_scenario
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         full = build(web, tmp_path, "full", track_ids=ids, calibration_tracks=len(ids))
         figures = _report(tmp_path)["calibration"]
         rows = _calibration_rows(tmp_path)
+        _check_the_figures_are_in_the_report_the_card_and_the_summary(full, tmp_path)
         previews = build(web, tmp_path, "previews", track_ids=ids)
     assert figures["tracks"] == len(ids) and len(rows) == len(ids)
     found = [r for r in rows if r["verdict"] in ("same", "other")]
@@ -103,11 +104,7 @@ def test_the_estimate_holds_the_truth_and_every_verdict_is_right(live_scenario, 
     assert not list((tmp_path / "deezer_tags" / "audio").glob("*.youtube.mp3"))
 
 
-def test_the_figures_are_in_the_report_the_card_and_the_summary(live_scenario, tmp_path):
-    scenario, ids, _ = live_scenario
-    ids = ids[:12]
-    with LocalWeb(scenario, **FAST_QUOTA) as web:
-        full = build(web, tmp_path, "full", track_ids=ids, calibration_tracks=len(ids))
+def _check_the_figures_are_in_the_report_the_card_and_the_summary(full, tmp_path: Path) -> None:
     figures = _report(tmp_path)["calibration"]
     line = calibration_line(figures)
     assert f"a video found for {figures['found']}" in line and "precision" in line
