@@ -24,7 +24,7 @@ import queue
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -77,17 +77,11 @@ def check_size(value: object) -> int | None:
 
 @dataclass
 class CalibrationRun:
-    """What this run of the calibration did."""
+    """What the calibration after the build did."""
 
-    tracks: int = 0            # in the sample
-    done_before: int = 0       # with a final outcome from an earlier run
-    outcomes: Counter = None   # this run's, by status
+    outcomes: Counter = field(default_factory=Counter)  # by status
     blocked: str | None = None
     seconds: float = 0.0
-    bytes_fetched: int = 0
-
-    def __post_init__(self) -> None:
-        self.outcomes = self.outcomes if self.outcomes is not None else Counter()
 
 
 class Calibrator:
@@ -103,10 +97,10 @@ class Calibrator:
 
     def run(self, track_ids: Sequence[int], size: int | None, seed: int = 0) -> CalibrationRun:
         rows = {row.track_id: row for row in self.manifest.rows(track_ids)}
-        chosen = sample([t for t, r in rows.items() if has_preview(r)], size, seed)
+        chosen = sample_of(rows.values(), size, seed)
         done = {t for t, o in self.manifest.calibration(chosen).items() if o.status in FINAL}
         todo = [t for t in chosen if t not in done]
-        run = CalibrationRun(tracks=len(chosen), done_before=len(done))
+        run = CalibrationRun()
         if not todo:
             return run
         started = time.monotonic()
@@ -126,7 +120,6 @@ class Calibrator:
                     raise outcome
                 self.manifest.record_calibration([outcome])
                 run.outcomes[outcome.status] += 1
-                run.bytes_fetched += outcome.bytes_fetched
                 bar.update()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -200,6 +193,11 @@ def has_preview(row: TrackRow) -> bool:
     return row.audio_source == PREVIEW and row.preview_status == OK and bool(row.audio_path)
 
 
+def sample_of(rows: Iterable[TrackRow], size: int | None, seed: int = 0) -> list[int]:
+    """The calibration sample of a build's manifest rows."""
+    return sample([r.track_id for r in rows if has_preview(r)], size, seed)
+
+
 # -- figures -----------------------------------------------------------------------------
 
 def wilson(successes: int, trials: int) -> dict:
@@ -245,8 +243,7 @@ def summarize(outcomes: Sequence[CalibrationOutcome], tracks: int) -> dict:
 def sampled_outcomes(manifest: Manifest, track_ids: Sequence[int], size: int | None, seed: int = 0
                      ) -> tuple[list[int], list[CalibrationOutcome]]:
     """The sample as it stands and the outcomes of its tracks (in sample order)."""
-    rows = list(manifest.rows(track_ids))
-    chosen = sample([r.track_id for r in rows if has_preview(r)], size, seed)
+    chosen = sample_of(manifest.rows(track_ids), size, seed)
     known = manifest.calibration(chosen)
     return chosen, [known[t] for t in chosen if t in known]
 

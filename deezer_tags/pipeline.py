@@ -282,21 +282,24 @@ class Pipeline:
             self._maybe_youtube(track_id)
 
     def _after_calibration(self, result: object) -> None:
-        if isinstance(result, YouTubeBlocked):
-            if self.counts.youtube_blocked is None:
-                self.counts.youtube_blocked = str(result)
-                log.warning("%s", result)
-            return
+        if self._blocked(result):
+            return  # the calibration after the build is skipped too; the next build goes on
         if isinstance(result, BaseException):  # a bug in one calibration must not stop the build
             log.warning("calibration failed: %s: %s (it is tried again after the build)", type(result).__name__, result)
             return
         self._calibration_batch.append(result)
 
+    def _blocked(self, result: object) -> bool:
+        """True when YouTube refused us (said once, and YouTube left alone for this run)."""
+        if not isinstance(result, YouTubeBlocked):
+            return False
+        if self.counts.youtube_blocked is None:
+            self.counts.youtube_blocked = str(result)
+            log.warning("%s", result)
+        return True
+
     def _after_youtube(self, track_id: int, result: object) -> None:
-        if isinstance(result, YouTubeBlocked):
-            if self.counts.youtube_blocked is None:
-                self.counts.youtube_blocked = str(result)
-                log.warning("%s", result)
+        if self._blocked(result):
             return  # left pending: the next build tries again
         _stop_if_disk_trouble(result)
         if isinstance(result, Exception):

@@ -84,12 +84,13 @@ def write_report(work_dir: Path, cache_root: Path, out_dir: Path | None = None,
     without_audio = [(r.track_id, "audio", _why_no_audio(r, True), r.audio_error or r.last_error or "")
                      for r in rows if not _has_audio(r, True)]
 
-    figures = _build_report(work_dir).get("calibration")
+    build_report = _build_report(work_dir)
+    figures = build_report.get("calibration")
     sample = (figures or {}).get("sample", [])
     heard = [(calibrated[t].score, calibrated[t].status) for t in sample
              if t in calibrated and calibrated[t].score is not None]
     report = Report(out_dir, counts, coverage, tags, tags_note, scores, threshold, without_audio,
-                    _provenance(work_dir, manifest_path), figures, heard)
+                    _provenance(build_report, manifest_path), figures, heard)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomically(out_dir / WITHOUT_AUDIO_NAME, _csv_text([("track_id", "stage", "status", "reason"), *without_audio]))
     if figures and (work_dir / CALIBRATION_NAME).exists():
@@ -101,6 +102,7 @@ def write_report(work_dir: Path, cache_root: Path, out_dir: Path | None = None,
 
 
 def _build_report(work_dir: Path) -> dict:
+    """The last build's build_report.json ({} when there is none, or it cannot be read)."""
     try:
         found = json.loads((work_dir / REPORT_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -131,13 +133,10 @@ def calibration_markdown(report: Report, *, beside: bool = True) -> list[str]:
     return out
 
 
-def _provenance(work_dir: Path, manifest_path: Path) -> dict | None:
-    """The last build's provenance (build_report.json), with the runs as the manifest has
-    them now: a report made while a build runs counts that run too."""
-    try:
-        found = json.loads((work_dir / REPORT_NAME).read_text(encoding="utf-8")).get("provenance")
-    except (OSError, ValueError, AttributeError):
-        found = None
+def _provenance(build_report: dict, manifest_path: Path) -> dict | None:
+    """The last build's provenance (from its build_report.json), with the runs as the manifest
+    has them now: a report made while a build runs counts that run too."""
+    found = build_report.get("provenance")
     with Manifest(manifest_path, readonly=True) as manifest:
         runs = manifest.runs()
     if not found and not runs:

@@ -341,17 +341,18 @@ class YouTubeRecoverer:
             run.evidence["section_start"] = round(start, 3)
             return audio
 
-        return self._recover(track_id, metadata, section, dest)
+        return self._recover(track_id, metadata, section, dest, "resolve")
 
     def listen(self, track_id: int, metadata: dict | None) -> YouTubeOutcome:
         """What ``recover`` would choose for the track, found exactly as ``recover`` finds it
         (the same sources, judge and format; no recipe), with the chosen video's whole audio
         stream decoded instead of a section stored: ``audio`` is a ``Heard``. The calibration
         compares it with the track's preview (deezer_tags.calibration)."""
-        return self._recover(track_id, metadata, self._hear, None)
+        return self._recover(track_id, metadata, self._hear, None, "listen")
 
     def _recover(self, track_id: int, metadata: dict | None, fetch: Callable[..., Any],
-                 dest: Path | None) -> YouTubeOutcome:
+                 dest: Path | None, purpose: str) -> YouTubeOutcome:
+        """``fetch`` takes the chosen video; ``purpose`` ("resolve" or "listen") picks the format rule."""
         track_id = int(track_id)
         entry = self.youtube_map.get(track_id)
         wanted = Wanted.of(metadata, entry)
@@ -368,7 +369,7 @@ class YouTubeRecoverer:
             except _Transient as error:
                 return run.outcome("failed", f"the {source.replace('_', ' ')} failed: {error}")
             for video_id, candidate in candidates:
-                audio = self._try(video_id, candidate, run, fetch)
+                audio = self._try(video_id, candidate, run, fetch, purpose=purpose)
                 if audio:
                     run.evidence["found_by"] = source
                     return run.outcome("ok", audio=audio, video_id=video_id)
@@ -442,7 +443,7 @@ class YouTubeRecoverer:
         return [(video_id, candidate) for *_, video_id, candidate in sorted(ranked)]
 
     def _try(self, video_id: str, candidate: dict, run: _Run, fetch: Callable[..., Any],
-             recipe: RecipeRow | None = None) -> Any:
+             recipe: RecipeRow | None = None, purpose: str = "resolve") -> Any:
         """Resolve, check and fetch one candidate, with bounded retries on transient errors;
         what ``fetch`` (media URL, headers, info, run) returned, or None (the candidate's
         verdict says why). A recipe's video is not judged again: it must last as long as it did."""
@@ -458,7 +459,7 @@ class YouTubeRecoverer:
                         return None
                 else:
                     _check_recipe_video(recipe, info, candidate)
-                info = self._choose_format(info, "listen" if fetch == self._hear else "resolve")
+                info = self._choose_format(info, purpose)
                 media_url = self._media_url(info)
                 audio = fetch(media_url, info.get("http_headers"), info, run)
             except _Refused as refusal:
