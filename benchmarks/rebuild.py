@@ -99,6 +99,7 @@ def main() -> None:
         "quota_floor_s": round(args.tracks / ceiling, 1),
         "wall_over_floor": round(wall / (args.tracks / ceiling), 3),
         "first_clip_s": round(first_clip - started, 2),
+        "timeline_s": timeline(log, sections, started),
         "audio": report["audio"],
         "youtube_recovered": recovered,
         **media,
@@ -125,6 +126,22 @@ def calibration_figures(report: dict, wall: float, floor: float) -> dict:
         "wall_over_floor_without_calibration_tail": round((wall - after) / floor, 3),
         "calibration_media_bytes": calibration["bytes_fetched"],
         "calibration_precision": calibration["precision"],
+    }
+
+
+def timeline(log: list, sections: dict[str, list[float]], started: float) -> dict:
+    """When, from the build's start, the Deezer calls began and ended and the last dataset
+    YouTube clip and the last calibration read finished: the wall past the calls is the tail."""
+    def last(requests) -> float | None:
+        ends = [r.finished for r in requests]
+        return round(max(ends) - started, 1) if ends else None
+    api = [r for r in log if r.path.startswith("/deezer/")]
+    media = [(m.group(1), r) for r in log if (m := MEDIA.match(r.path))]
+    return {
+        "first_call": round(min(r.started for r in api) - started, 1),
+        "last_call": last(api),
+        "last_youtube_clip": last(r for video, r in media if video in sections),
+        "last_calibration_read": last(r for video, r in media if video not in sections),
     }
 
 
