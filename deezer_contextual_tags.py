@@ -122,7 +122,7 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     quota_window: Optional[float] = None
     workers: int = 16
     preview_workers: int = 8
-    youtube_workers: int = 4
+    youtube_workers: int = 6
     # Seconds before the build stops when the Deezer quota stays spent (default 600) or the
     # API cannot be connected to (default 30); also DEEZER_TAGS_QUOTA_PATIENCE and
     # DEEZER_TAGS_UNREACHABLE_AFTER. A stopped build resumes where it stopped.

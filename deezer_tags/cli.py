@@ -185,11 +185,9 @@ def _run_demo(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="deezer-tags-demo-")
     with demo_web() as web:
         print(f"Local web (stand-in for Zenodo, GitHub, Deezer, YouTube) at {web.base_url}")
-        # 4 YouTube workers, not the default 2: the local web's media latency, not the CPU,
-        # is what they wait on (300 tracks: 23 s against 29-34 s with 2, on 2 cores).
         # 20 calibration tracks, not the default 200 (most of the demo's): a glimpse, in seconds.
         dataset = load("full", cache_dir, **web.config_kwargs(), checksums=web.checksums(),
-                       quota_calls=web.quota, quota_window=web.window, youtube_workers=4,
+                       quota_calls=web.quota, quota_window=web.window,
                        calibration_tracks=DEMO_CALIBRATION_TRACKS)
     print(summary(dataset, cache_dir))
     print(_demo_report(Path(cache_dir)))

@@ -48,7 +48,7 @@ CALIBRATING_BESIDE = 2
 class PipelineOptions:
     api_workers: int = 16
     preview_workers: int = 8
-    youtube_workers: int = 4
+    youtube_workers: int = 6
     audio: bool = True     # False: metadata only
     youtube: bool = True   # False: previews only
 
