@@ -189,10 +189,8 @@ def test_while_the_quota_paces_the_build_the_calibration_runs_beside_it(tmp_path
     # 10 calls per 0.5 s: 120 tracks take 6 s of calls, time for a calibration or two meanwhile.
     with LocalWeb(scenario, quota=10, window=0.5) as web:
         build(web, tmp_path, "full", max_tracks=120, calibration_tracks=3)
-    path = tmp_path / "deezer_tags" / "manifest.sqlite"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        first_calibrated = db.execute("SELECT MIN(updated_at) FROM calibration").fetchone()[0]
-        last_preview = db.execute("SELECT MAX(updated_at) FROM tracks WHERE preview_status = 'ok'").fetchone()[0]
-    assert first_calibrated < last_preview  # a preview is stored soon after its call
     figures = _report(tmp_path)["calibration"]
     assert figures["tracks"] == 3 and figures["calibrated"] == 3
+    # Started while the calls went on (when it ends depends on the machine's load): the
+    # calibration after the build had less than the whole sample left to do.
+    assert figures["this_run"]["after_build_tracks"] < 3
