@@ -121,8 +121,8 @@ def main() -> None:
         # Worker-seconds per calibrated track (wall time of one calibration on a busy machine).
         "calibration_worker_s_per_track": round(per_track, 3),
         "media_bytes_per_track": round(fetched / max(len(rows), 1)),
-        # A projection, not a measurement: the default sample of a full build, one after the
-        # other on the one worker beside the build, against the full build's quota floor.
+        # A projection, not a measurement: the share of one worker's time the default sample
+        # of a full build takes, one track after the other, against the full build's quota floor.
         "projected_one_worker_busy_share_of_full_build": round(FULL_BUILD_SAMPLE * per_track / FULL_BUILD_FLOOR_S, 4),
     }
     print(json.dumps(figures, indent=2))
