@@ -547,6 +547,22 @@ def test_request_log(scenario, http):
         assert web.requests == []
 
 
+def test_a_request_in_flight_when_the_log_is_cleared_is_left_out(scenario, http):
+    """A killed client's last requests finish after the test cleared the log: they belong
+    to the run before the clear, not to the one after it."""
+    tid = ok_track(scenario)
+    with LocalWeb(scenario, latency=(0.5, 0.5)) as web, ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(http.get, f"{web.base_url}/deezer/track/{tid}")
+        deadline = time.monotonic() + 5
+        while not web._seen and time.monotonic() < deadline:  # arrived, waiting its latency
+            time.sleep(0.01)
+        web.clear_log()
+        assert in_flight.result().status_code == 200
+        assert web.requests == []
+        http.get(f"{web.base_url}/nowhere")
+        assert [s.path for s in web.requests] == ["/nowhere"]
+
+
 def test_cli_serves_and_prints_exports(http):
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen([sys.executable, "-m", "deezer_tags.testing", "serve", "--tracks", "20"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -25,15 +26,19 @@ class Served:
 
 
 class RequestLog:
-    """A thread-safe list of Served."""
+    """A thread-safe list of Served: the requests that arrived since the last ``clear``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: list[Served] = []
+        self._cleared_at = float("-inf")
 
     def add(self, served: Served) -> None:
         with self._lock:
-            self._items.append(served)
+            # A request that arrived before the last clear and finished after it (one in
+            # flight when a client was killed, say) belongs to what was cleared.
+            if served.started >= self._cleared_at:
+                self._items.append(served)
 
     def replace(self, old: Served, new: Served) -> None:
         """Correct a recent entry (a client hung up after it was logged)."""
@@ -50,6 +55,7 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._cleared_at = time.monotonic()
 
     def max_in_window(self, prefix: str, window: float) -> int:
         """The most requests under ``prefix`` that arrived within any ``window`` seconds."""
