@@ -95,8 +95,9 @@ def corrupt(reply: Reply, rng: random.Random) -> Reply:
 
 class Endpoints:
     def __init__(self, scenario: Scenario, signer: PreviewSigner, audio: ByteCache,
-                 media_signer: MediaSigner | None = None) -> None:
+                 media_signer: MediaSigner | None = None, *, isrc_needs_space: bool = False) -> None:
         self.scenario = scenario
+        self.isrc_needs_space = isrc_needs_space  # see _music_search
         self._signer = signer
         self._audio = audio
         self.media_signer = media_signer or MediaSigner(21_600.0)
@@ -211,8 +212,21 @@ class Endpoints:
 
     def _music_search(self, query: str, base: str) -> Reply:
         """YouTube Music's song search: an ISRC finds its art track, words search the art
-        tracks' titles and artists."""
+        tracks' titles and artists.
+
+        An ISRC is found written with a space after its country code ("US FZ2275105", any
+        case). Written as one word ("USFZ2275105") it is found too, unless
+        ``isrc_needs_space``: then, as on YouTube Music (yt-dlp issue #15389, open), the
+        answer is "Did you mean: US FZ2275105" and no songs."""
         terms = (parse_qs(query).get("q") or [""])[0].strip()
-        by_isrc = self.scenario.art_track_by_isrc(terms.upper()) if youtube.ISRC.fullmatch(terms.upper()) else None
+        spaced = youtube.SPACED_ISRC.fullmatch(terms)
+        if spaced:  # an ISRC query finds its song or nothing (its country code is no word to match)
+            by_isrc = self.scenario.art_track_by_isrc((spaced[1] + spaced[2]).upper())
+            return Reply(200, youtube.search_page([by_isrc] if by_isrc else [], terms, base), youtube.RSS)
+        one_word = youtube.ISRC.fullmatch(terms.upper())
+        if one_word and self.isrc_needs_space:
+            suggestion = f"{terms[:2].upper()} {terms[2:].upper()}"
+            return Reply(200, youtube.search_page([], terms, base, suggestion=suggestion), youtube.RSS)
+        by_isrc = self.scenario.art_track_by_isrc(terms.upper()) if one_word else None
         results = [by_isrc] if by_isrc else youtube.search(self.scenario.art_tracks(), terms, SEARCH_RESULTS)
         return Reply(200, youtube.search_page(results, terms, base), youtube.RSS)

@@ -66,6 +66,8 @@ class LocalWeb:
     (Deezer's previews about 15 minutes, googlevideo's URLs six hours).
     ``youtube_blocked`` (also settable while serving) makes watch and search pages answer
     429 "Sign in to confirm you're not a bot", as YouTube does to a client it throttles.
+    ``isrc_needs_space`` (also settable while serving) makes YouTube Music's search find an
+    ISRC only when spaced after its country code ("US FZ2275105").
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class LocalWeb:
         port: int = 0,
         audio_cache_bytes: int = 256 * 1024 * 1024,
         youtube_blocked: bool = False,
+        isrc_needs_space: bool = False,
     ) -> None:
         self.scenario = scenario if scenario is not None else Scenario.from_shared_data(seed=seed)
         self.quota = quota
@@ -95,7 +98,7 @@ class LocalWeb:
         self._port = port
         self._limiter = SlidingWindowQuota(quota, window)
         self._endpoints = Endpoints(self.scenario, PreviewSigner(preview_ttl), ByteCache(audio_cache_bytes),
-                                    MediaSigner(media_ttl))
+                                    MediaSigner(media_ttl), isrc_needs_space=isrc_needs_space)
         self._log = RequestLog()
         self._seen: dict[str, int] = {}
         self._seen_lock = threading.Lock()
@@ -189,6 +192,14 @@ class LocalWeb:
     @property
     def quota_rejections(self) -> int:
         return self._limiter.rejections
+
+    @property
+    def isrc_needs_space(self) -> bool:
+        return self._endpoints.isrc_needs_space
+
+    @isrc_needs_space.setter
+    def isrc_needs_space(self, value: bool) -> None:
+        self._endpoints.isrc_needs_space = value
 
     # -- serving ----------------------------------------------------------------------------
 

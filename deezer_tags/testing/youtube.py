@@ -23,6 +23,9 @@ from .urls import SEARCH_PATH, WATCH_PATH
 
 _TOKEN = re.compile(r"\w+")
 ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}\d{7}")
+# An ISRC as YouTube Music's search finds it: the country code, a space, the rest (yt-dlp
+# issue #15389: "US FZ2275105" finds the song where "USFZ2275105" does not).
+SPACED_ISRC = re.compile(r"([A-Za-z]{2}) ([A-Za-z0-9]{3}\d{7})")
 RSS = "application/rss+xml; charset=utf-8"
 
 
@@ -83,8 +86,9 @@ def search(videos: Iterable[VideoSpec], query: str, n: int) -> list[VideoSpec]:
     return [video for _, _, video in ranked[:n]]
 
 
-def search_page(results: list[VideoSpec], query: str, base: str) -> bytes:
-    """An RSS feed of the results, linking their watch pages."""
+def search_page(results: list[VideoSpec], query: str, base: str, suggestion: str = "") -> bytes:
+    """An RSS feed of the results, linking their watch pages; ``suggestion``, YouTube's "Did
+    you mean" for the query, goes into the feed's description (yt-dlp's playlist description)."""
     items = "".join(
         f"<item><title>{escape(v.title)}</title>"
         f"<link>{base}{WATCH_PATH}?v={v.video_id}</link>"
@@ -95,7 +99,8 @@ def search_page(results: list[VideoSpec], query: str, base: str) -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>'
         f"<title>{escape(query)} - YouTube</title><link>{base}{SEARCH_PATH}</link>"
-        f"{items}</channel></rss>\n"
+        + (f"<description>Did you mean: {escape(suggestion)}</description>" if suggestion else "")
+        + f"{items}</channel></rss>\n"
     ).encode()
 
 
