@@ -37,6 +37,7 @@ class Reply:
     body: bytes
     content_type: str
     ranged: bool = False  # files and audio answer Range requests
+    reason: str = ""      # the status line's reason phrase; "" for the standard one
 
 
 def text(status: int, message: str) -> Reply:
@@ -46,6 +47,12 @@ def text(status: int, message: str) -> Reply:
 def error_page(status: int, title: str) -> bytes:
     return (f"<!DOCTYPE html>\n<html><head><title>{status} {title}</title></head>"
             f"<body><h1>{title}</h1></body></html>\n").encode()
+
+
+def bot_check() -> Reply:
+    """YouTube's bot check, "Sign in to confirm you're not a bot", with HTTP 429: yt-dlp
+    reports "HTTP Error 429: Sign in to confirm you're not a bot"."""
+    return Reply(429, youtube.blocked_page(), HTML, reason=youtube.BOT_CHECK_REASON)
 
 
 def kind_of(path: str) -> str:
@@ -90,7 +97,7 @@ def corrupt(reply: Reply, rng: random.Random) -> Reply:
     body = bytearray(reply.body)
     third = len(body) // 3
     body[third:2 * third] = rng.randbytes(third)
-    return Reply(reply.status, bytes(body), reply.content_type, reply.ranged)
+    return Reply(reply.status, bytes(body), reply.content_type, reply.ranged, reply.reason)
 
 
 class Endpoints:
@@ -108,7 +115,7 @@ class Endpoints:
         ``youtube_blocked``: YouTube takes us for a bot (429 on watch and search pages);
         ``language``: the request's Accept-Language (the API answers in English for "en")."""
         if youtube_blocked and kind in ("watch", "search", "music_search"):
-            return Reply(429, youtube.blocked_page(), HTML)
+            return bot_check()
         if kind == "api":
             return self._api(path, admitted, base, english=language.strip().lower()[:2] == "en")
         if kind == "cdn":

@@ -237,7 +237,8 @@ class LocalWeb:
         if fault == "corrupt_audio":
             reply = corrupt(reply, random.Random(f"{self.faults.seed}:{path}:{nth}"))
         status, headers, body = _apply_range(reply, client_range)
-        sent, final = self._send(h, status, headers, body, head=head, fault=fault)
+        sent, final = self._send(h, status, headers, body, head=head, fault=fault,
+                                 reason=reply.reason if status == reply.status else "")
         # Logged before the final write: a client holding a whole answer finds it in the log.
         served = Served(h.command, path, query, status, sent + final.body_bytes, started, time.monotonic(),
                         fault, client_range, h.headers.get("User-Agent", ""))
@@ -256,11 +257,12 @@ class LocalWeb:
         return self.latency[max(prefixes, key=len)] if prefixes else (0.0, 0.0)
 
     def _send(self, h: _Handler, status: int, headers: list[tuple[str, str]], body: bytes, *,
-              head: bool, fault: str | None) -> tuple[int, _Final]:
+              head: bool, fault: str | None, reason: str = "") -> tuple[int, _Final]:
         """Write the response but for its final piece, which the caller writes once the request
         is logged; the body bytes written so far and that final piece (empty if the client
-        hung up). An unpaced answer of up to 64 KB is all final piece: a single write."""
-        lines = [f"HTTP/1.1 {status} {h.responses[status][0]}", f"Server: {h.server_version}",
+        hung up). An unpaced answer of up to 64 KB is all final piece: a single write.
+        ``reason``: the status line's reason phrase, if not the standard one."""
+        lines = [f"HTTP/1.1 {status} {reason or h.responses[status][0]}", f"Server: {h.server_version}",
                  f"Date: {h.date_time_string()}", *(f"{name}: {value}" for name, value in headers),
                  f"Content-Length: {len(body)}"]
         if h.close_connection:  # the client asked for it

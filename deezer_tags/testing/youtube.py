@@ -104,6 +104,13 @@ def search_page(results: list[VideoSpec], query: str, base: str, suggestion: str
     ).encode()
 
 
+# The refusals' reason phrases: yt-dlp's generic extractor reports an HTTP error as
+# "HTTP Error <status>: <reason phrase>" (networking/exceptions.py HTTPError), never the body,
+# so that is where the engine reads which refusal it met. Status lines are Latin-1: an ASCII
+# apostrophe stands for the U+2019 of YouTube's bot check.
+BOT_CHECK_REASON = "Sign in to confirm you're not a bot"
+
+
 def blocked_page() -> bytes:
     """What YouTube shows a client it takes for a bot (served with HTTP 429)."""
     return (b"<!DOCTYPE html>\n<html><head><title>429 Too Many Requests</title></head><body>"
