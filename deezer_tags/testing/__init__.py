@@ -10,5 +10,6 @@ from .faults import Faults
 from .requestlog import Served
 from .scenario import Scenario, TrackSpec, VideoSpec, shared_data_dir
 from .server import LocalWeb
+from .youtube_limits import YouTubeLimits
 
-__all__ = ["Faults", "LocalWeb", "Scenario", "Served", "TrackSpec", "VideoSpec", "shared_data_dir"]
+__all__ = ["Faults", "LocalWeb", "Scenario", "Served", "TrackSpec", "VideoSpec", "YouTubeLimits", "shared_data_dir"]

@@ -55,6 +55,15 @@ def bot_check() -> Reply:
     return Reply(429, youtube.blocked_page(), HTML, reason=youtube.BOT_CHECK_REASON)
 
 
+def try_again_later() -> Reply:
+    """A session over its videos for the hour. YouTube's player answers it inside a 200
+    page, which yt-dlp's generic extractor cannot read; so the status line carries it:
+    403 (refused to this client, for now), not 404 (gone: "Video unavailable"), 429 (the bot
+    check, for the whole address) or 5xx (worth an immediate retry). yt-dlp reports
+    "HTTP Error 403: This content isn't available, try again later"."""
+    return Reply(403, youtube.try_again_later_page(), HTML, reason=youtube.TRY_AGAIN_LATER_REASON)
+
+
 def kind_of(path: str) -> str:
     """Which service a path belongs to: api, cdn, media, file, watch, search, music_search or other."""
     if path.startswith(API_PREFIX):

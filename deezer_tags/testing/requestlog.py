@@ -23,6 +23,7 @@ class Served:
     fault: str | None
     client_range: str | None  # the Range header as sent
     user_agent: str = ""      # the User-Agent header as sent
+    session: str = ""         # the YouTube session of a page (with youtube_limits; see youtube_limits)
 
 
 class RequestLog:

@@ -1,10 +1,11 @@
 """The local web: one threaded HTTP server on 127.0.0.1 playing Zenodo, GitHub raw, the
 Deezer API, the Deezer preview CDN and YouTube (watch pages, search and media), with knobs
-for the API quota, latency, bandwidth, injected faults and YouTube's bot check, and a log
-of every request.
+for the API quota, latency, bandwidth, injected faults and YouTube's limits and bot check,
+and a log of every request.
 
 Each request goes through the same steps: count it (quota, per-path sequence number),
-pick its fault, wait its latency, build the reply, apply Range, send it (paced), log it.
+pick its fault, wait its latency, build the reply (a YouTube page first meets YouTube's
+session and limits), apply Range, send it (paced), log it.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from types import TracebackType
 from ..loopback import LoopbackServer
 from . import media
 from .audio import ByteCache
-from .endpoints import TEXT, Endpoints, Reply, corrupt, fault_reply, kind_of
+from .endpoints import TEXT, Endpoints, Reply, bot_check, corrupt, fault_reply, kind_of, try_again_later
 from .faults import API_FAULTS, BODY_FAULTS, CDN_FAULTS, FILE_FAULTS, MEDIA_FAULTS, PAGE_FAULTS, Faults, unit
 from .ranges import Unsatisfiable, byte_range
 from .requestlog import RequestLog, Served, SlidingWindowQuota
 from .scenario import Scenario
 from .signing import MediaSigner, PreviewSigner
 from .urls import API_PREFIX, engine_config
+from .youtube_limits import BOT_CHECK, TRY_AGAIN_LATER, YouTubeGate, YouTubeLimits
 
 Latency = tuple[float, float] | Mapping[str, tuple[float, float]]
 
@@ -66,8 +68,11 @@ class LocalWeb:
     (Deezer's previews about 15 minutes, googlevideo's URLs six hours).
     ``youtube_blocked`` (also settable while serving) makes watch and search pages answer
     429 "Sign in to confirm you're not a bot", as YouTube does to a client it throttles.
-    ``isrc_needs_space`` (also settable while serving) makes YouTube Music's search find an
-    ISRC only when spaced after its country code ("US FZ2275105").
+    ``youtube_limits`` (default None: none) gives YouTube guest sessions (a cookie) and
+    their limits: videos per session an hour, then 403 "This content isn't available, try
+    again later"; pages per address an hour, then the bot check for hours (see
+    ``youtube_limits``). ``isrc_needs_space`` (also settable while serving) makes YouTube
+    Music's search find an ISRC only when spaced after its country code ("US FZ2275105").
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class LocalWeb:
         port: int = 0,
         audio_cache_bytes: int = 256 * 1024 * 1024,
         youtube_blocked: bool = False,
+        youtube_limits: YouTubeLimits | None = None,
         isrc_needs_space: bool = False,
     ) -> None:
         self.scenario = scenario if scenario is not None else Scenario.from_shared_data(seed=seed)
@@ -95,6 +101,10 @@ class LocalWeb:
         self.faults = faults or Faults()
         self.seed = seed
         self.youtube_blocked = youtube_blocked
+        self.youtube_limits = youtube_limits
+        self._gate = YouTubeGate(youtube_limits) if youtube_limits is not None else None
+        self._refusals = {BOT_CHECK: 0, TRY_AGAIN_LATER: 0}  # answers sent, by refusal
+        self._refusals_lock = threading.Lock()
         self._port = port
         self._limiter = SlidingWindowQuota(quota, window)
         self._endpoints = Endpoints(self.scenario, PreviewSigner(preview_ttl), ByteCache(audio_cache_bytes),
@@ -194,6 +204,27 @@ class LocalWeb:
         return self._limiter.rejections
 
     @property
+    def bot_check_answers(self) -> int:
+        """Pages answered with the bot check (forced by ``youtube_blocked`` or earned)."""
+        with self._refusals_lock:
+            return self._refusals[BOT_CHECK]
+
+    @property
+    def try_again_later_answers(self) -> int:
+        """Watch pages answered "This content isn't available, try again later"."""
+        with self._refusals_lock:
+            return self._refusals[TRY_AGAIN_LATER]
+
+    @property
+    def youtube_sessions(self) -> int:
+        """YouTube sessions started (cookies issued); 0 without ``youtube_limits``."""
+        return self._gate.sessions if self._gate is not None else 0
+
+    def videos_by_session(self) -> dict[str, int]:
+        """Session (its cookie value, as in ``Served.session``) -> videos it was answered."""
+        return self._gate.videos_by_session() if self._gate is not None else {}
+
+    @property
     def isrc_needs_space(self) -> bool:
         return self._endpoints.isrc_needs_space
 
@@ -228,20 +259,25 @@ class LocalWeb:
             return
         if fault == "expire_early" and kind == "media":
             self._endpoints.media_signer.expire_now(query, time.time())  # dead from now on
-        reply = (fault_reply(fault, self.faults.seed, resource, nth)
-                 or self._endpoints.reply(kind, path, query, admitted=admitted, base=self._base,
-                                          youtube_blocked=self.youtube_blocked,
-                                          language=h.headers.get("Accept-Language", "")))
+        blocked = self.youtube_blocked
+        session, cookies = "", []
+        reply = fault_reply(fault, self.faults.seed, resource, nth)
+        if reply is None and kind in _QUERY_NAMED:  # a page YouTube answers (a fault's never reached it)
+            reply, session, cookies = self._youtube_page(h, kind, started, blocked)
+        if reply is None:
+            reply = self._endpoints.reply(kind, path, query, admitted=admitted, base=self._base,
+                                          youtube_blocked=blocked, language=h.headers.get("Accept-Language", ""))
         if fault in BODY_FAULTS and reply.status != 200:
             fault = None  # body faults spoil good answers only
         if fault == "corrupt_audio":
             reply = corrupt(reply, random.Random(f"{self.faults.seed}:{path}:{nth}"))
         status, headers, body = _apply_range(reply, client_range)
+        headers.extend(cookies)
         sent, final = self._send(h, status, headers, body, head=head, fault=fault,
                                  reason=reply.reason if status == reply.status else "")
         # Logged before the final write: a client holding a whole answer finds it in the log.
         served = Served(h.command, path, query, status, sent + final.body_bytes, started, time.monotonic(),
-                        fault, client_range, h.headers.get("User-Agent", ""))
+                        fault, client_range, h.headers.get("User-Agent", ""), session)
         self._log.add(served)
         if final.data:
             try:
@@ -249,6 +285,23 @@ class LocalWeb:
             except (ConnectionError, TimeoutError):
                 h.close_connection = True
                 self._log.replace(served, replace(served, bytes_sent=sent, finished=time.monotonic()))
+
+    def _youtube_page(self, h: _Handler, kind: str, now: float,
+                      blocked: bool) -> tuple[Reply | None, str, list[tuple[str, str]]]:
+        """YouTube's gate before a page: the refusal that answers it (None: the page is
+        answered), its session ("" without limits) and the headers that start a new session."""
+        refusal, session, cookies = BOT_CHECK if blocked else None, "", []
+        if self._gate is not None:
+            session, new = self._gate.session(h.headers.get_all("Cookie") or [])
+            if new:  # YouTube sets its guest cookie on a client's first page, whatever the answer
+                cookies.append(("Set-Cookie", self._gate.set_cookie(session)))
+            if not blocked:  # a forced bot check is not counted against the limits
+                refusal = self._gate.admit(h.client_address[0], session, kind, now)
+        if refusal is None:
+            return None, session, cookies
+        with self._refusals_lock:
+            self._refusals[refusal] += 1
+        return (bot_check() if refusal == BOT_CHECK else try_again_later()), session, cookies
 
     def _latency_for(self, path: str) -> tuple[float, float]:
         if isinstance(self.latency, tuple):

@@ -107,11 +107,19 @@ def search_page(results: list[VideoSpec], query: str, base: str, suggestion: str
 # The refusals' reason phrases: yt-dlp's generic extractor reports an HTTP error as
 # "HTTP Error <status>: <reason phrase>" (networking/exceptions.py HTTPError), never the body,
 # so that is where the engine reads which refusal it met. Status lines are Latin-1: an ASCII
-# apostrophe stands for the U+2019 of YouTube's bot check.
+# apostrophe stands for the U+2019 of YouTube's bot check (its rate limit's reason has an
+# ASCII one: yt-dlp's YouTube extractor matches it as such).
 BOT_CHECK_REASON = "Sign in to confirm you're not a bot"
+TRY_AGAIN_LATER_REASON = "This content isn't available, try again later"
 
 
 def blocked_page() -> bytes:
     """What YouTube shows a client it takes for a bot (served with HTTP 429)."""
     return (b"<!DOCTYPE html>\n<html><head><title>429 Too Many Requests</title></head><body>"
             b"<p>Sign in to confirm you\xe2\x80\x99re not a bot</p></body></html>\n")
+
+
+def try_again_later_page() -> bytes:
+    """What YouTube's player says to a session over its videos for the hour."""
+    return (b"<!DOCTYPE html>\n<html><head><title>Video unavailable</title></head><body>"
+            b"<p>This content isn't available, try again later.</p></body></html>\n")
