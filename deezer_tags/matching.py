@@ -24,17 +24,21 @@ spotDL's version words), each check answers one question:
 - duration: within max(15 s, 10 %) of Deezer's for a video (an intro, a re-upload), a
   few seconds for an art track, which is the same master.
 
-Every rule below is data: the word lists, the thresholds, the tolerances. Change them
-here; the verdict's ``checks`` show which one decided.
+Every rule below is data: the word lists, the thresholds, the tolerances, and ``CHECKS``,
+one row per check (code, test, sentence) in the order they are asked. Change them here;
+the verdict's ``code`` and ``refusal`` say which check refused, its ``checks`` every
+measure, and ``rules()`` records the thresholds with a digest of every word list.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapidfuzz.distance import Levenshtein
 
@@ -179,29 +183,92 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Verdict:
-    refusal: str | None          # None: acceptable
+    refusal: str | None          # None: acceptable; else the refusing check's sentence
     score: float                 # for ranking the acceptable ones: higher is better
     duration_delta: float | None
     checks: dict = field(default_factory=dict)
+    code: str | None = None      # None: acceptable; else the refusing check's code (see CHECKS)
 
     @property
     def accepted(self) -> bool:
         return self.refusal is None
 
 
-NO_TITLE, NO_DURATION = "no title", "no duration"
-NO_ARTIST = "no word of the track's artist in the title, channel or artist fields"
+# -- the checks: one row each, in the order they are asked --------------------------------------
+
+# The refusal codes: short and stable, for callers and reports to compare against.
+NO_TITLE, NO_ARTIST, TITLE, COMPILATION = "no_title", "no_artist", "title", "compilation"
+EXTRA_WORDS, VERSION, NO_DURATION, DURATION = "extra_words", "version", "no_duration", "duration"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the checks read: each measure taken once from the track and the candidate."""
+
+    title_known: bool
+    art_track: bool
+    artist: float | None = None         # the best-named artist's share of words; None: no artist known
+    title: float = 0.0                  # the track's title words' share in the candidate's song name
+    compilation: tuple[str, ...] = ()
+    extra_words: tuple[str, ...] = ()
+    version: str | None = None          # why the two titles name different versions
+    duration_known: bool = False
+    duration_tolerance: float | None = None
+    too_far: str | None = None          # why the durations disagree
+
+
+class Check(NamedTuple):
+    code: str
+    failed: Callable[[Facts], bool]
+    message: Callable[[Facts], str]
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(NO_TITLE, lambda f: not f.title_known, lambda f: "no title"),
+    Check(NO_ARTIST, lambda f: f.artist is not None and f.artist < ARTIST_MIN_SHARE,
+          lambda f: "no word of the track's artist in the title, channel or artist fields"),
+    Check(TITLE, lambda f: f.title < TITLE_MIN_SHARE,
+          lambda f: f"the title holds {f.title:.2f} of the track's title words, below {TITLE_MIN_SHARE}"),
+    Check(COMPILATION, lambda f: bool(f.compilation),
+          lambda f: f"the title says {', '.join(f.compilation)}: not one recording of one song"),
+    Check(EXTRA_WORDS, lambda f: len(f.extra_words) > EXTRA_WORDS_MAX,
+          lambda f: f"the title names more than the track's: {' '.join(f.extra_words)}"),
+    Check(VERSION, lambda f: f.version is not None, lambda f: f.version),
+    Check(NO_DURATION, lambda f: not f.duration_known, lambda f: "no duration"),
+    Check(DURATION, lambda f: f.too_far is not None, lambda f: f.too_far),
+)
 
 
 # -- the judge ------------------------------------------------------------------------------
 
 def judge(track: Track, candidate: Candidate) -> Verdict:
-    """Run every check on one candidate; the first that fails, in the order of the module
-    docstring, is the refusal. ``checks`` holds every result, passed or not."""
-    delta = (None if candidate.duration is None or track.duration is None
-             else round(candidate.duration - track.duration, 1))
+    """Measure once (``facts``), then ask every row of ``CHECKS`` in order: the first that
+    fails is the refusal, its code and its sentence. ``checks`` holds every measure."""
+    delta = duration_delta(track, candidate)
+    found = facts(track, candidate)
+    failed = next((check for check in CHECKS if check.failed(found)), None)
+    if not found.title_known:
+        return Verdict(failed.message(found), 0.0, delta, {"art_track": found.art_track}, failed.code)
+    checks = {"art_track": found.art_track, "artist": None if found.artist is None else round(found.artist, 3),
+              "title": round(found.title, 3), "compilation": list(found.compilation),
+              "extra_words": list(found.extra_words), "version": found.version,
+              "duration_tolerance": found.duration_tolerance}
+    score = round(0.7 * found.title + 0.3 * (1.0 if found.artist is None else found.artist), 3)
+    if failed is None:
+        return Verdict(None, score, delta, checks)
+    return Verdict(failed.message(found), score, delta, checks, failed.code)
+
+
+def duration_delta(track: Track, candidate: Candidate) -> float | None:
+    if candidate.duration is None or track.duration is None:
+        return None
+    return round(candidate.duration - track.duration, 1)
+
+
+def facts(track: Track, candidate: Candidate) -> Facts:
+    """Every measure the checks read, from one track and one candidate."""
     if candidate.title is None:
-        return Verdict(NO_TITLE, 0.0, delta, {"art_track": candidate.art_track})
+        return Facts(title_known=False, art_track=candidate.art_track)
     song = candidate.track or candidate.title
     everything = " ".join(filter(None, (candidate.title, candidate.track, candidate.channel, *candidate.artists)))
     theirs = " ".join(filter(None, (candidate.title, candidate.track)))
@@ -214,27 +281,14 @@ def judge(track: Track, candidate: Candidate) -> Verdict:
     compilation = sorted(set(phrases(theirs, COMPILATIONS)) - set(phrases(f"{own_title} {track.album}", COMPILATIONS)))
     compilation += ["hours"] if _HOURS.search(" ".join(words(theirs))) else []
     compilation += ["several quoted titles"] if len(_QUOTED.findall(candidate.title)) > 1 else []
-    extra = extra_words(song, track, candidate)
     known = set(words(track.name)) | {w for a in track.artists for w in words(a)}
-    version = version_mismatch(own_title, theirs, track.artists, known)
     tolerance = track.tolerance(candidate.art_track)
+    delta = duration_delta(track, candidate)
     too_far = None if candidate.duration is None else _duration_refusal(track, candidate.duration, delta, tolerance)
-    checks = {"art_track": candidate.art_track, "artist": None if artist is None else round(artist, 3),
-              "title": round(share, 3), "compilation": compilation, "extra_words": extra, "version": version,
-              "duration_tolerance": tolerance}
-    score = round(0.7 * share + 0.3 * (1.0 if artist is None else artist), 3)
-
-    refusals = (
-        (artist is not None and artist < ARTIST_MIN_SHARE, NO_ARTIST),
-        (share < TITLE_MIN_SHARE, f"the title holds {share:.2f} of the track's title words, below {TITLE_MIN_SHARE}"),
-        (bool(compilation), f"the title says {', '.join(compilation)}: not one recording of one song"),
-        (len(extra) > EXTRA_WORDS_MAX, f"the title names more than the track's: {' '.join(extra)}"),
-        (version is not None, version),
-        (candidate.duration is None, NO_DURATION),
-        (too_far is not None, too_far),
-    )
-    refusal = next((why for failed, why in refusals if failed), None)
-    return Verdict(refusal, score, delta, checks)
+    return Facts(title_known=True, art_track=candidate.art_track, artist=artist, title=share,
+                 compilation=tuple(compilation), extra_words=tuple(extra_words(song, track, candidate)),
+                 version=version_mismatch(own_title, theirs, track.artists, known),
+                 duration_known=candidate.duration is not None, duration_tolerance=tolerance, too_far=too_far)
 
 
 def _duration_refusal(track: Track, duration: float, delta: float | None, tolerance: float | None) -> str | None:
@@ -417,11 +471,43 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+# The data the judge reads, by name: ``rules()`` records a digest of each, so that a build's
+# recorded rules change when a word list does.
+TABLES = ("FILLER", "UPLOAD_WORDS", "HARD_VERSIONS", "SOFT_VERSIONS", "COMPILATIONS", "VERSION_HEADS",
+          "VERSION_KINDS", "_FEAT", "_YEAR", "_HOURS", "_SEPARATOR", "_QUOTED")
+
+
+def _canonical(value: object) -> object:
+    """A word list or table as JSON the same way every time: sets sorted, mappings by key."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items())}
+    if isinstance(value, (set, frozenset)):
+        return sorted(_canonical(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, re.Pattern):
+        return [value.pattern, value.flags]
+    return value
+
+
+def table_digests() -> dict[str, str]:
+    """Each table of ``TABLES``, as it is now: the first 16 hex digits of its JSON's sha256."""
+    module = globals()
+    return {name: hashlib.sha256(json.dumps(_canonical(module[name]), sort_keys=True, ensure_ascii=False)
+                                 .encode()).hexdigest()[:16] for name in TABLES}
+
+
 def rules() -> dict[str, Any]:
-    """The thresholds, as the build report states them."""
+    """The thresholds, the checks in order, and a digest of every table, as the build
+    report states them."""
+    digests = table_digests()
     return {
         "title_min_share": TITLE_MIN_SHARE, "artist_min_share": ARTIST_MIN_SHARE,
         "extra_words_max": EXTRA_WORDS_MAX, "near_spelling": NEAR_SPELLING,
         "duration_tolerance": [DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_FRACTION],
         "art_track_tolerance": ART_TRACK_TOLERANCE_SECONDS,
+        "song_length_range": list(SONG_LENGTH_RANGE),
+        "checks": [check.code for check in CHECKS],
+        "tables_sha256": digests,
+        "sha256": hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:16],
     }
