@@ -11,18 +11,30 @@ spotDL's version words), each check answers one question:
 - title: are the track's title words in the candidate's song name (the title, or the
   ``track`` field of a YouTube Music upload)?
 - compilation: a full album, an album stream, a megamix, a medley, a playlist, "1 hour",
-  or a video that is not music (a reaction, a tutorial, an interview).
+  or a video that is not music (a reaction, a tutorial, an interview). A compilation's
+  name ("Best Of", "Greatest Hits") names the release a song is on: the duration refuses
+  a video of the whole of it.
 - extra words: does the candidate's title name more of a song than the track's title
   ("Call Me A Spaceman" for "Spaceman", a medley "A / B / C")? Only the segment that names
   the song counts: words in brackets, the artists' segment, "official video" and the like,
   and an album or film named in a further " - " segment do not.
-- versions, both ways: what one side announces (live, unplugged, acoustic, session, a
-  remix, an extended or club mix, instrumental, ...) must be announced by the other; two
-  differently named edits or mixes ("Radio Edit" / "Frisco Radio Edit") refuse. A radio
-  edit, a single or album version, an original mix or a remaster is the track's own
-  recording as far as titles can tell, so those need not be announced on both sides.
+- versions, read as music people name them (``read_version``, ``compare_versions``): a
+  version has kinds (live, unplugged, acoustic, a session, instrumental, a cover, a language,
+  ...) that both sides must announce or neither; often a who (the remixer: "(Frisco Radio
+  Edit)" is Frisco's), and when either side names one the whos decide: "(X Mix)" is
+  "(X Remix)", "(X Radio Edit)" is "(X Remix Radio Edit)", another who refuses; without a
+  who, a remix must be announced on both sides. Names of one version are one entry of
+  VERSION_SYNONYMS (clean = edited = radio edit; regular = original = album version = the
+  plain title) and refuse nothing; words naming a release (a remaster, an edition, a
+  collection, a soundtrack, a year) name no who and refuse nothing.
 - duration: within max(15 s, 10 %) of Deezer's for a video (an intro, a re-upload), a
   few seconds for an art track, which is the same master.
+- cut: a long cut (extended, long, full, 12", a club mix) or a short one named on one side
+  only is settled by the duration: within the art-track tolerance the word names the
+  track's own edit, beyond it another cut. A long cut against a short one (a radio edit,
+  a single version) is refused with the versions. A candidate's unknown duration is
+  "no duration" first (undecided: its watch page tells); with Deezer's unknown, nothing
+  settles the word, and it refuses as it did before durations were asked.
 
 Every rule below is data: the word lists, the thresholds, the tolerances, and ``CHECKS``,
 one row per check (code, test, sentence) in the order they are asked. Change them here;
@@ -32,6 +44,7 @@ measure, and ``rules()`` records the thresholds with a digest of every word list
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -48,9 +61,10 @@ TITLE_MIN_SHARE = 0.75      # of the track's title words found in the candidate'
 ARTIST_MIN_SHARE = 0.5      # of the best-named artist's words found anywhere in the candidate
 EXTRA_WORDS_MAX = 1         # title words beyond the track's (outside brackets) still accepted
 NEAR_SPELLING = 0.8         # normalized similarity from which two words of 4+ letters are one
+WHO_MIN_SHARE = 0.5         # of one version's who words found in the other's: the same remixer
 DURATION_TOLERANCE_SECONDS = 15.0
 DURATION_TOLERANCE_FRACTION = 0.10
-ART_TRACK_TOLERANCE_SECONDS = 4.0   # an art track is the master Deezer streams
+ART_TRACK_TOLERANCE_SECONDS = 4.0   # an art track is the master Deezer streams; also what settles a cut
 SONG_LENGTH_RANGE = (30.0, 900.0)   # the only duration check when Deezer's is unknown
 
 # Words that say nothing about which song it is.
@@ -62,15 +76,19 @@ UPLOAD_WORDS = frozenset({
     "explicit", "clean", "uncensored", "dirty", "vevo", "topic", "subtitulado", "legendado", "sub", "subs",
     "oficial", "officiel", "ufficiale", "offizielles", "musikvideo", "version", "original", "premiere",
 })
-# Versions that must be announced on both sides or on neither.
+# Phrases that hold a version's word but describe the upload's picture: "(Cover Art)" is the
+# record's sleeve over the audio, not a cover version.
+NOT_VERSIONS = ("cover art", "cover audio", "album cover", "cover image", "cover photo", "artwork")
+# Versions that must be announced on both sides or on neither: another performance, another
+# arrangement, another voice. A title naming a studio ("Shepperton Studios", "Abbey Road Studios")
+# names a take played there, live; the record is not titled after where it was made.
 HARD_VERSIONS = {
-    "live": ("live", "ao vivo", "en vivo", "en directo", "dal vivo", "live at", "concert", "tour", "in concert"),
+    "live": ("live", "ao vivo", "en vivo", "en directo", "dal vivo", "live at", "concert", "tour", "in concert",
+             "studios"),
     "unplugged": ("unplugged",),
     "acoustic": ("acoustic", "acustico", "acustica", "acoustique", "akustik", "stripped", "piano version"),
     "session": ("session", "sessions", "deezer session", "live session", "bbc session"),
-    "remix": ("remix", "rmx", "remixed", "rework", "bootleg", "vip", "flip", "refix", "re edit", "reedit"),
-    "extended": ("extended", "12 version", "12 mix", "12 inch", "long version", "full version"),
-    "club": ("club", "dub"),
+    "dub": ("dub",),
     "instrumental": ("instrumental", "karaoke", "backing track", "minus one", "acapella", "a cappella",
                      "acappella"),
     "cover": ("cover", "tribute", "in the style of", "originally performed"),
@@ -82,29 +100,67 @@ HARD_VERSIONS = {
                     "tonight show", "jools holland", "snl", "top of the pops", "mtv"),
     "mashup": ("mashup", "mash up"),
 }
-# The track's own recording, as far as a title can tell: one side may say it, the other not.
-SOFT_VERSIONS = ("radio edit", "radio version", "radio mix", "single version", "album version",
-                 "original mix", "original version", "original edit", "remaster", "remastered", "mono",
-                 "stereo", "edit", "explicit version", "clean version", "bonus track")
+# Words of a remix: someone reworked the recording. With a who ("Skrillex Remix") the who
+# decides; without one ("(Remix)") both sides must say it. "re-edit" is read "reedit".
+REMIXES = ("remix", "rmx", "remixed", "rework", "reworked", "bootleg", "vip", "flip", "refix", "reedit",
+           "reconstruction", "remake")
+# Words of a mix: a release's bracket naming one still names its mixer ("(2011 Remaster / Frisco Mix)").
+MIXES = ("mix", "mixed", "dub", *REMIXES)
+# The cuts of one mix. One side's long cut against the other's short one: two edits, refused.
+# A long, short or club cut named on one side only, the other naming no cut: the duration settles
+# it (the word then names the track's own edit, if the lengths agree within the art-track tolerance).
+CUTS = {
+    "long": ("extended", "long version", "long mix", "long edit", "full version", "full length", "12 inch",
+             "12 version", "12 mix", "12 remix", "12 edit", "maxi version", "maxi mix"),
+    "short": ("short version", "short edit", "short mix", "short cut"),
+    "club": ("club mix", "club version", "club remix"),
+    "edit": ("radio edit", "radio version", "radio mix", "radio cut", "single version", "single edit", "single mix",
+             "7 inch", "7 version", "7 edit", "7 mix", "video edit", "edit"),
+}
+LONG_CUTS, SHORT_CUTS, DURATION_SETTLES = ("long", "club"), ("short", "edit"), ("long", "short", "club")
+# One version, several names: one entry each. None of them refuses: each is the track's own
+# recording as far as titles tell (a clean edit is the same take bleeped).
+VERSION_SYNONYMS = {
+    "clean": ("clean", "clean version", "clean edit", "edited", "edited version", "censored", "radio edit"),
+    "explicit": ("explicit", "explicit version", "dirty", "uncensored", "unedited", "uncut"),
+    "plain": ("regular", "regular version", "original", "original version", "original mix", "original edit",
+              "album version", "lp version", "studio version", "standard version", "normal version"),
+}
+# The language a version is sung in, one entry each with its spellings; read in a version's
+# name only ("(Version Française)" is "(French Radio Edit)"), and both sides must agree.
+LANGUAGES = {
+    "french": ("french", "francais", "francaise"),
+    "spanish": ("spanish", "espanol", "espanola", "castellano"),
+    "english": ("english", "anglais", "anglaise", "ingles", "englisch"),
+    "german": ("german", "deutsch", "deutsche", "allemand", "aleman"),
+    "italian": ("italian", "italiano", "italiana", "italien"),
+    "portuguese": ("portuguese", "portugues", "portuguesa"),
+}
+# Words that name a release, not a recording: a remaster, an edition, the album or film a song is
+# from, a compilation it is on. They never refuse: a bracket holding one names no remixer (unless
+# it names a remix), and a whole compilation is refused by its duration, not by its name.
+RELEASES = ("remaster", "remastered", "remasterd", "anniversary", "deluxe", "edition", "collection", "expanded",
+            "reissue", "bonus track", "soundtrack", "ost", "from", "lp", "album", "motion picture",
+            "greatest hits", "best of", "compilation", "anthology")
 # A candidate announcing one of these is not one recording of one song (unless the track says it too).
-COMPILATIONS = ("full album", "album stream", "full ep", "megamix", "medley", "playlist", "compilation",
-                "greatest hits", "best of", "non stop", "nonstop", "one hour", "hour loop", "mixtape",
+COMPILATIONS = ("full album", "album stream", "full ep", "megamix", "medley", "playlist",
+                "non stop", "nonstop", "one hour", "hour loop", "mixtape",
                 "top 10", "top 20", "top 40", "top 50", "top 100", "full concert",
                 "reaction", "reacts", "tutorial", "lesson", "how to play", "interview", "documentary",
                 "trailer", "teaser", "behind the scenes", "making of", "parody", "review", "unboxing")
 # Words that make a bracket a version's name ("(D Ramirez Radio Edit)": named "d ramirez").
 VERSION_HEADS = frozenset({"remix", "rmx", "mix", "edit", "version", "rework", "bootleg", "dub", "vip", "flip",
-                           "refix", "extended", "remaster", "remastered"})
-# Words in a version's name that say what kind, not whose ("Vocal Radio Edit" is named "vocal").
-VERSION_KINDS = frozenset({"radio", "single", "album", "original", "extended", "club", "dub", "vocal",
-                           "instrumental", "short", "long", "full", "main", "clean", "explicit", "remastered",
-                           "remaster", "new", "video", "official", "edit", "mix", "version", "remix", "rmx",
-                           "7", "12", "inch", "mono", "stereo", "digital", "anniversary", "deluxe", "edition",
-                           "expanded", "bonus", "track", "lp", "ep", "soundtrack", "from", "by", "prod", "10th",
-                           "20th", "25th", "30th", "40th", "50th", "mixed", "unedited", "broadcast", "censored"})
+                           "refix", "reedit", "reconstruction", "extended", "remaster", "remastered"})
+# Words in a version's name that say what kind, not whose ("Vocal Radio Edit" is named "vocal"); the
+# words of every phrase above are such words too.
+VERSION_KINDS = frozenset({"radio", "single", "vocal", "instrumental", "main", "new", "video", "official", "mix",
+                           "version", "inch", "mono", "stereo", "digital", "track", "ep", "by", "prod", "dj", "mc",
+                           "10th", "20th", "25th", "30th", "40th", "50th", "mixed", "broadcast"})
 
 _OPEN, _CLOSE = "([{【「『〔", ")]}】」』〕"
-_FEAT = re.compile(r"\b(?:feat|ft|featuring|with)\b\.?.*$", re.IGNORECASE)
+# A featured artists' list: to the end of the segment, or to a " - " inside a bracket
+# ("(feat. A, B - X Remix)" is A and B's part and X's remix).
+_FEAT = re.compile(r"\b(?:feat|ft|featuring|with)\b\.?(?:(?!\s[-–—|•]\s).)*", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _HOURS = re.compile(r"\b\d+\s*(?:hours?|hrs?|h)\b")  # "1 hour", "10 hours": a loop
 
@@ -198,7 +254,8 @@ class Verdict:
 
 # The refusal codes: short and stable, for callers and reports to compare against.
 NO_TITLE, NO_ARTIST, TITLE, COMPILATION = "no_title", "no_artist", "title", "compilation"
-EXTRA_WORDS, VERSION, NO_DURATION, DURATION = "extra_words", "version", "no_duration", "duration"
+EXTRA_WORDS, VERSION = "extra_words", "version"
+NO_DURATION, DURATION, CUT = "no_duration", "duration", "cut"
 
 
 @dataclass(frozen=True)
@@ -215,6 +272,8 @@ class Facts:
     duration_known: bool = False
     duration_tolerance: float | None = None
     too_far: str | None = None          # why the durations disagree
+    cut: str | None = None              # a cut one title names alone, which the duration settles
+    cut_too_far: str | None = None      # why the duration does not settle it
 
 
 class Check(NamedTuple):
@@ -236,6 +295,7 @@ CHECKS: tuple[Check, ...] = (
     Check(VERSION, lambda f: f.version is not None, lambda f: f.version),
     Check(NO_DURATION, lambda f: not f.duration_known, lambda f: "no duration"),
     Check(DURATION, lambda f: f.too_far is not None, lambda f: f.too_far),
+    Check(CUT, lambda f: f.cut_too_far is not None, lambda f: f"{f.cut}, and {f.cut_too_far}"),
 )
 
 
@@ -252,7 +312,7 @@ def judge(track: Track, candidate: Candidate) -> Verdict:
     checks = {"art_track": found.art_track, "artist": None if found.artist is None else round(found.artist, 3),
               "title": round(found.title, 3), "compilation": list(found.compilation),
               "extra_words": list(found.extra_words), "version": found.version,
-              "duration_tolerance": found.duration_tolerance}
+              "duration_tolerance": found.duration_tolerance, "cut": found.cut}
     score = round(0.7 * found.title + 0.3 * (1.0 if found.artist is None else found.artist), 3)
     if failed is None:
         return Verdict(None, score, delta, checks)
@@ -282,13 +342,28 @@ def facts(track: Track, candidate: Candidate) -> Facts:
     compilation += ["hours"] if _HOURS.search(" ".join(words(theirs))) else []
     compilation += ["several quoted titles"] if len(_QUOTED.findall(candidate.title)) > 1 else []
     known = set(words(track.name)) | {w for a in track.artists for w in words(a)}
+    version, cut = compare_versions(read_version(own_title, track.artists, known),
+                                    read_version(theirs, track.artists, known))
     tolerance = track.tolerance(candidate.art_track)
     delta = duration_delta(track, candidate)
     too_far = None if candidate.duration is None else _duration_refusal(track, candidate.duration, delta, tolerance)
     return Facts(title_known=True, art_track=candidate.art_track, artist=artist, title=share,
                  compilation=tuple(compilation), extra_words=tuple(extra_words(song, track, candidate)),
-                 version=version_mismatch(own_title, theirs, track.artists, known),
-                 duration_known=candidate.duration is not None, duration_tolerance=tolerance, too_far=too_far)
+                 version=version,
+                 duration_known=candidate.duration is not None, duration_tolerance=tolerance, too_far=too_far,
+                 cut=cut, cut_too_far=None if cut is None else _cut_refusal(track, delta))
+
+
+def _cut_refusal(track: Track, delta: float | None) -> str | None:
+    """Why the duration does not settle a cut one title names alone: only a length within the
+    art-track tolerance of Deezer's says the word names the track's own edit."""
+    if track.duration is None:
+        return "the track's duration is unknown"
+    if delta is None:
+        return "the candidate's duration is unknown"
+    if abs(delta) > ART_TRACK_TOLERANCE_SECONDS:
+        return f"the durations are {abs(delta):.0f} s apart (more than {ART_TRACK_TOLERANCE_SECONDS:.0f} s)"
+    return None
 
 
 def _duration_refusal(track: Track, duration: float, delta: float | None, tolerance: float | None) -> str | None:
@@ -380,55 +455,118 @@ def split_brackets(text: str) -> tuple[str, list[str]]:
     return "".join(outside), inside
 
 
-def version_mismatch(mine: str, theirs: str, artists: tuple[str, ...] = (), known: set[str] = frozenset()) -> str | None:
-    """Why two titles name different versions, or None. ``known``: words of the track's
-    title and artists, which name no version."""
-    mine_kinds, theirs_kinds = _version_kinds(mine, artists), _version_kinds(theirs, artists)
-    only_theirs = sorted(theirs_kinds - mine_kinds)
-    if only_theirs:
-        return f"the candidate's title says {', '.join(only_theirs)}; the track's does not"
-    only_mine = sorted(mine_kinds - theirs_kinds)
-    if only_mine:
-        return f"the track's title says {', '.join(only_mine)}; the candidate's does not"
-    mine_names, theirs_names = _version_names(mine) - known, _version_names(theirs) - known
-    if mine_names and share_found(mine_names, theirs_names) < 0.5:
-        shown = " ".join(sorted(theirs_names)) or "none"
-        return f"the track's version is named {' '.join(sorted(mine_names))}; the candidate's {shown}"
-    if theirs_names and share_found(theirs_names, mine_names) < 0.5:
-        return f"the candidate's version is named {' '.join(sorted(theirs_names))}; the track's is not"
-    return None
+@dataclass(frozen=True)
+class Version:
+    """What a title says of its version: the kinds both sides must share (live, acoustic, a
+    language, ...), a remix word, whose version it is, and the cuts it names (CUTS)."""
+
+    kinds: frozenset[str] = frozenset()
+    remix: bool = False
+    who: frozenset[str] = frozenset()
+    cuts: tuple[tuple[str, str], ...] = ()     # (the CUTS entry, the phrase that named it)
+
+    @property
+    def cut_kinds(self) -> set[str]:
+        return {kind for kind, _ in self.cuts}
+
+    @property
+    def long(self) -> bool:
+        return bool(self.cut_kinds & set(LONG_CUTS))
+
+    @property
+    def short(self) -> bool:
+        return bool(self.cut_kinds & set(SHORT_CUTS)) and not self.long
+
+    def named(self, kinds: Iterable[str]) -> str:
+        return ", ".join(phrase for kind, phrase in self.cuts if kind in kinds)
 
 
-def _version_kinds(title: str, artists: tuple[str, ...] = ()) -> set[str]:
-    """The hard versions a title announces; a cover bracket naming one of ``artists`` is that
-    artist's own recording ("(Cover by Jasmine Thompson)" for her track), so it is skipped."""
+def read_version(title: str, artists: tuple[str, ...] = (), known: set[str] = frozenset()) -> Version:
+    """What ``title`` says of its version. A cover bracket naming one of ``artists`` is that
+    artist's own recording ("(Cover by Jasmine Thompson)" for her track): it and every other
+    "cover" of the title describe the track. ``known``: words of the track's title and
+    artists, which name no one's version."""
     outside, brackets = split_brackets(title)
     artist_words = [key_words(a) for a in artists]
-    kept = [b for b in brackets
-            if not ("cover" in words(b) and any(w and w <= set(words(b)) for w in artist_words))]
-    padded = f" {' '.join(words(' '.join([outside, *kept])))} "
-    for soft in SOFT_VERSIONS:  # "original mix" is no "mix"
-        padded = re.sub(f"(?<= ){soft}(?= )", "", padded)
-    return {kind for kind, forms in HARD_VERSIONS.items() if any(f" {form} " in padded for form in forms)}
+    own_cover = [b for b in brackets if "cover" in words(b) and any(w and w <= set(words(b)) for w in artist_words)]
+    padded = _without(_padded(" ".join([outside, *(b for b in brackets if b not in own_cover)])), NOT_VERSIONS)
+    kinds = {kind for kind, forms in HARD_VERSIONS.items() if _holds(padded, forms)}
+    kinds -= {"cover"} if own_cover else set()
+    parts = [_padded(_FEAT.sub("", part)) for part in _version_parts(title)]
+    kinds |= {language for language, forms in LANGUAGES.items() if any(_holds(part, forms) for part in parts)}
+    not_who = _not_who()
+    who = {word for part in parts if not (_holds(part, RELEASES) and not _holds(part, MIXES))
+           for word in part.split() if word not in not_who and not _YEAR.match(word) and not word.isdigit()}
+    cuts = tuple((kind, max((f for f in forms if f" {f} " in padded), key=len))
+                 for kind, forms in CUTS.items() if _holds(padded, forms))
+    who = {word for word in who if not _found(word, known)}  # "Sidney Berlin's Band" for the track's "Sidney Berlin"
+    return Version(frozenset(kinds), _holds(padded, REMIXES), frozenset(who), cuts)
 
 
-def _version_names(title: str) -> set[str]:
-    """The words naming whose version it is, from brackets with a version word ("(Frisco
-    Radio Edit)" -> {"frisco"}); the kinds (radio, club, vocal, ...) and years left out."""
-    names: set[str] = set()
-    for part in split_brackets(title)[1] + _dash_tails(title):
-        found = words(part)
-        if VERSION_HEADS & set(found):
-            found = words(_FEAT.sub("", part))
-            names |= {w for w in found if w not in VERSION_KINDS and w not in FILLER and w not in UPLOAD_WORDS
-                      and not _YEAR.match(w) and not w.isdigit()}
-    return names
+def compare_versions(mine: Version, theirs: Version) -> tuple[str | None, str | None]:
+    """Why the track's version (``mine``) and the candidate's differ, or None; and, when they
+    agree but one names a cut the other does not (DURATION_SETTLES), what the duration must settle."""
+    for this, that, side, other in ((theirs, mine, "candidate", "track"), (mine, theirs, "track", "candidate")):
+        only = sorted(this.kinds - that.kinds)
+        if only:
+            return f"the {side}'s title says {', '.join(only)}; the {other}'s does not", None
+    if mine.who or theirs.who:  # a who decides: "(X Mix)" is "(X Remix)", "(X Radio Edit)" X's remix cut short
+        if mine.who and share_found(mine.who, theirs.who) < WHO_MIN_SHARE:
+            shown = " ".join(sorted(theirs.who)) or "none"
+            return f"the track's version is named {' '.join(sorted(mine.who))}; the candidate's {shown}", None
+        if theirs.who and share_found(theirs.who, mine.who) < WHO_MIN_SHARE:
+            return f"the candidate's version is named {' '.join(sorted(theirs.who))}; the track's is not", None
+    elif mine.remix != theirs.remix:
+        side, other = ("track", "candidate") if mine.remix else ("candidate", "track")
+        return f"the {side}'s title says remix; the {other}'s does not", None
+    if (mine.long and theirs.short) or (mine.short and theirs.long):
+        return (f"the track's title names the {mine.named(mine.cut_kinds)} cut; "
+                f"the candidate's the {theirs.named(theirs.cut_kinds)} cut"), None
+    for this, that, side, other in ((theirs, mine, "candidate", "track"), (mine, theirs, "track", "candidate")):
+        settles = this.cut_kinds & set(DURATION_SETTLES)
+        if settles and not that.cuts:
+            return None, f"the {side}'s title says {this.named(settles)}; the {other}'s names no cut"
+    return None, None
 
 
-def _dash_tails(title: str) -> list[str]:
-    """What follows a " - " in a title, when it names a version ("Song - Radio Edit")."""
-    parts = re.split(r"\s[-–—|]\s", split_brackets(title)[0])
-    return [p for p in parts[1:] if VERSION_HEADS & set(words(p))]
+def version_mismatch(mine: str, theirs: str, artists: tuple[str, ...] = (), known: set[str] = frozenset()) -> str | None:
+    """Why two titles name different versions, or None (a cut only one names aside)."""
+    return compare_versions(read_version(mine, artists, known), read_version(theirs, artists, known))[0]
+
+
+def _padded(text: str) -> str:
+    """The text's words between spaces, "re-" joined to its word ("Re-Edit" is "reedit")."""
+    return re.sub(r" re (?=\w)", " re", f" {' '.join(words(text))} ")
+
+
+def _holds(padded: str, vocabulary: Iterable[str]) -> bool:
+    return any(f" {phrase} " in padded for phrase in vocabulary)
+
+
+def _without(padded: str, vocabulary: Iterable[str]) -> str:
+    for phrase in vocabulary:
+        padded = padded.replace(f" {phrase} ", "  ")
+    return padded
+
+
+def _not_who() -> frozenset[str]:
+    """Words that say what kind of version, never whose: every word of the version tables."""
+    tables = (VERSION_KINDS, VERSION_HEADS, FILLER, UPLOAD_WORDS, REMIXES, RELEASES, *CUTS.values(),
+              *VERSION_SYNONYMS.values(), *LANGUAGES.values())
+    return _words_of(tables)
+
+
+@functools.lru_cache(maxsize=4)
+def _words_of(tables: tuple[Iterable[str], ...]) -> frozenset[str]:
+    """Every word of the tables' phrases (kept for as long as the tables are the same)."""
+    return frozenset(word for table in tables for phrase in table for word in phrase.split())
+
+
+def _version_parts(title: str) -> list[str]:
+    """The brackets and the " - " tails of a title that name a version ("Song - Radio Edit")."""
+    outside, brackets = split_brackets(title)
+    tails = _SEPARATOR.split(outside)[1:]
+    return [part for part in brackets + tails if VERSION_HEADS & set(_padded(part).split())]
 
 
 _SEPARATOR = re.compile(r"\s[-–—|~]\s|\s?//\s?|\s\|\s?|\|")
@@ -473,7 +611,8 @@ def _number(value: object) -> float | None:
 
 # The data the judge reads, by name: ``rules()`` records a digest of each, so that a build's
 # recorded rules change when a word list does.
-TABLES = ("FILLER", "UPLOAD_WORDS", "HARD_VERSIONS", "SOFT_VERSIONS", "COMPILATIONS", "VERSION_HEADS",
+TABLES = ("FILLER", "UPLOAD_WORDS", "NOT_VERSIONS", "HARD_VERSIONS", "REMIXES", "CUTS", "LONG_CUTS", "SHORT_CUTS",
+          "DURATION_SETTLES", "MIXES", "VERSION_SYNONYMS", "LANGUAGES", "RELEASES", "COMPILATIONS", "VERSION_HEADS",
           "VERSION_KINDS", "_FEAT", "_YEAR", "_HOURS", "_SEPARATOR", "_QUOTED")
 
 
@@ -504,6 +643,7 @@ def rules() -> dict[str, Any]:
     return {
         "title_min_share": TITLE_MIN_SHARE, "artist_min_share": ARTIST_MIN_SHARE,
         "extra_words_max": EXTRA_WORDS_MAX, "near_spelling": NEAR_SPELLING,
+        "who_min_share": WHO_MIN_SHARE,
         "duration_tolerance": [DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_FRACTION],
         "art_track_tolerance": ART_TRACK_TOLERANCE_SECONDS,
         "song_length_range": list(SONG_LENGTH_RANGE),
