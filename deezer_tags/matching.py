@@ -9,7 +9,8 @@ spotDL's version words), each check answers one question:
   fields)? A title match with no word of any artist is another singer's song, or a
   compilation act's.
 - title: are the track's title words in the candidate's song name (the title, or the
-  ``track`` field of a YouTube Music upload)?
+  ``track`` field of a YouTube Music upload)? A near spelling counts as the word (one
+  edit, a swap of two letters included, in a word of six letters or more).
 - compilation: a full album, an album stream, a megamix, a medley, a playlist, "1 hour",
   or a video that is not music (a reaction, a tutorial, an interview). A compilation's
   name ("Best Of", "Greatest Hits") names the release a song is on: the duration refuses
@@ -17,7 +18,8 @@ spotDL's version words), each check answers one question:
 - extra words: does the candidate's title name more of a song than the track's title
   ("Call Me A Spaceman" for "Spaceman", a medley "A / B / C")? Only the segment that names
   the song counts: words in brackets, the artists' segment, "official video" and the like,
-  and an album or film named in a further " - " segment do not.
+  and an album or film named in a further segment (after " - ", "|", "•", ...) do not, nor
+  the artists credited after the song ("Song par A, B et C", "Song by A").
 - versions, read as music people name them (``read_version``, ``compare_versions``): a
   version has kinds (live, unplugged, acoustic, a session, instrumental, a cover, a language,
   ...) that both sides must announce or neither; often a who (the remixer: "(Frisco Radio
@@ -53,7 +55,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, Levenshtein
 
 # -- the rules ------------------------------------------------------------------------------
 
@@ -61,6 +63,7 @@ TITLE_MIN_SHARE = 0.75      # of the track's title words found in the candidate'
 ARTIST_MIN_SHARE = 0.5      # of the best-named artist's words found anywhere in the candidate
 EXTRA_WORDS_MAX = 1         # title words beyond the track's (outside brackets) still accepted
 NEAR_SPELLING = 0.8         # normalized similarity from which two words of 4+ letters are one
+NEAR_SPELLING_EDITS = (6, 1)  # a word of 6+ letters is also one at 1 edit (a transposition is one)
 WHO_MIN_SHARE = 0.5         # of one version's who words found in the other's: the same remixer
 DURATION_TOLERANCE_SECONDS = 15.0
 DURATION_TOLERANCE_FRACTION = 0.10
@@ -161,6 +164,8 @@ _OPEN, _CLOSE = "([{【「『〔", ")]}】」』〕"
 # A featured artists' list: to the end of the segment, or to a " - " inside a bracket
 # ("(feat. A, B - X Remix)" is A and B's part and X's remix).
 _FEAT = re.compile(r"\b(?:feat|ft|featuring|with)\b\.?(?:(?!\s[-–—|•]\s).)*", re.IGNORECASE)
+# The artists credited after the song: "Maldon par Louisy Joseph, Lynnsha et Fanny J".
+_CREDIT = re.compile(r"\b(?:by|par)\b.*$", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _HOURS = re.compile(r"\b\d+\s*(?:hours?|hrs?|h)\b")  # "1 hour", "10 hours": a loop
 
@@ -422,10 +427,15 @@ def title_share(title: str, seen: set[str]) -> float:
 
 
 def _found(word: str, seen: Iterable[str]) -> bool:
+    """``word`` or a near spelling of it in ``seen``: a similar word of 4+ letters, or one
+    edit (a letter changed, added, dropped, or two swapped) in a word of 6+ letters."""
     if word in seen:
         return True
+    letters, edits = NEAR_SPELLING_EDITS
     return len(word) >= 4 and any(
-        abs(len(other) - len(word)) <= 2 and Levenshtein.normalized_similarity(word, other) >= NEAR_SPELLING
+        abs(len(other) - len(word)) <= 2 and (
+            Levenshtein.normalized_similarity(word, other) >= NEAR_SPELLING
+            or (len(word) >= letters and OSA.distance(word, other) <= edits))
         for other in seen)
 
 
@@ -569,7 +579,8 @@ def _version_parts(title: str) -> list[str]:
     return [part for part in brackets + tails if VERSION_HEADS & set(_padded(part).split())]
 
 
-_SEPARATOR = re.compile(r"\s[-–—|~]\s|\s?//\s?|\s\|\s?|\|")
+# Between a video title's segments: a dash (or an en or em dash), a bar, a slash pair, a bullet.
+_SEPARATOR = re.compile(r"\s[-–—|~•·]\s|\s?//\s?|\s?[|｜•·]\s?")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|(?<!\w)['‘’]([^'‘’]+)['‘’](?!\w)")
 
 
@@ -590,8 +601,12 @@ def extra_words(song: str, track: Track, candidate: Candidate) -> list[str]:
     """Words of the candidate's song name that neither the track's title, nor an artist, nor
     the upload ("official video") accounts for; a featured artist's part left out."""
     segment = _FEAT.sub("", song_segment(song, track))
+    names = [name for name in (*track.artists, candidate.channel or "", *candidate.artists) if name]
+    credit = _CREDIT.search(segment)  # "Song by A & B", "Song par A, B et C": the artists, if they are named
+    if credit and any(share_found(key_words(name), set(words(credit[0]))) >= ARTIST_MIN_SHARE for name in names):
+        segment = segment[:credit.start()]
     known = set(words(f"{track.title} {track.title_version}"))
-    for name in (*track.artists, candidate.channel or "", *candidate.artists):
+    for name in names:
         known |= set(words(name))
     known |= {w[:-4] for w in known if w.endswith("vevo")} | {w + "vevo" for w in known}
     found = words(segment)
@@ -613,7 +628,7 @@ def _number(value: object) -> float | None:
 # recorded rules change when a word list does.
 TABLES = ("FILLER", "UPLOAD_WORDS", "NOT_VERSIONS", "HARD_VERSIONS", "REMIXES", "CUTS", "LONG_CUTS", "SHORT_CUTS",
           "DURATION_SETTLES", "MIXES", "VERSION_SYNONYMS", "LANGUAGES", "RELEASES", "COMPILATIONS", "VERSION_HEADS",
-          "VERSION_KINDS", "_FEAT", "_YEAR", "_HOURS", "_SEPARATOR", "_QUOTED")
+          "VERSION_KINDS", "_FEAT", "_CREDIT", "_YEAR", "_HOURS", "_SEPARATOR", "_QUOTED")
 
 
 def _canonical(value: object) -> object:
@@ -643,7 +658,7 @@ def rules() -> dict[str, Any]:
     return {
         "title_min_share": TITLE_MIN_SHARE, "artist_min_share": ARTIST_MIN_SHARE,
         "extra_words_max": EXTRA_WORDS_MAX, "near_spelling": NEAR_SPELLING,
-        "who_min_share": WHO_MIN_SHARE,
+        "near_spelling_edits": list(NEAR_SPELLING_EDITS), "who_min_share": WHO_MIN_SHARE,
         "duration_tolerance": [DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_FRACTION],
         "art_track_tolerance": ART_TRACK_TOLERANCE_SECONDS,
         "song_length_range": list(SONG_LENGTH_RANGE),

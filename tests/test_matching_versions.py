@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from deezer_tags.matching import (ART_TRACK_TOLERANCE_SECONDS, COMPILATION, CUT, DURATION, NO_DURATION, VERSION,
-                                  Candidate, Track, judge)
+from deezer_tags.matching import (ART_TRACK_TOLERANCE_SECONDS, COMPILATION, CUT, DURATION, EXTRA_WORDS, NO_DURATION,
+                                  TITLE, VERSION, Candidate, Track, judge)
 from deezer_tags.testing.labelled import split_version
 
 
@@ -65,6 +65,20 @@ PAIRS = [
     ("a studio's name is a take played there, 'Studio Version' the record",
      track("Baba O'Riley", "The Who"), "The Who - Baba O'Riley (Studio Version)",
      "The Who - Baba O'Riley (Shepperton Studios / 1978)", VERSION),
+    ("an artist segment after a bullet",
+     track("Another Chance"), "Roger Sanchez & Stealth Kid • Another Chance",
+     "Roger Sanchez & Stealth Kid Another Chance", EXTRA_WORDS),
+    ("an artist segment after a bar",
+     track("Another Chance"), "Roger Sanchez & Stealth Kid | Another Chance",
+     "Roger Sanchez & Stealth Kid Another Chance", EXTRA_WORDS),
+    ("an artist segment after an en dash",
+     track("Another Chance"), "Roger Sanchez & Stealth Kid – Another Chance",
+     "Roger Sanchez & Stealth Kid Another Chance", EXTRA_WORDS),
+    ("artists credited after the song, by 'par'",
+     track("Maldon", "Lynnsha"), "Tropical Family - Maldon par Louisy Joseph, Lynnsha et Fanny J (Audio officiel)",
+     "Lynnsha - Maldon par amour toujours (Audio officiel)", EXTRA_WORDS),
+    ("a one-letter slip in a long title word (two letters swapped)",
+     track("Believe", "Cher"), "Cher - Beleive", "Cher - Belief", TITLE),
     ("a compilation's name is the album the song is on, a full album the whole of it",
      track("The Hustle", "Van McCoy"), "Van McCoy - The Hustle And Best Of - The Hustle",
      "Van McCoy - The Hustle And Best Of - The Hustle (Full Album)", COMPILATION),
