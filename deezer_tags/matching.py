@@ -29,6 +29,8 @@ spotDL's version words), each check answers one question:
   VERSION_SYNONYMS (clean = edited = radio edit; regular = original = album version = the
   plain title) and refuse nothing; words naming a release (a remaster, an edition, a
   collection, a soundtrack, a year) name no who and refuse nothing.
+- guests: a candidate listing more featured artists than the track's title lists, one of
+  them not the track's, is another lineup (a remix with an added verse).
 - duration: within max(15 s, 10 %) of Deezer's for a video (an intro, a re-upload), a
   few seconds for an art track, which is the same master.
 - cut: a long cut (extended, long, full, 12", a club mix) or a short one named on one side
@@ -166,6 +168,8 @@ _OPEN, _CLOSE = "([{【「『〔", ")]}】」』〕"
 _FEAT = re.compile(r"\b(?:feat|ft|featuring|with)\b\.?(?:(?!\s[-–—|•]\s).)*", re.IGNORECASE)
 # The artists credited after the song: "Maldon par Louisy Joseph, Lynnsha et Fanny J".
 _CREDIT = re.compile(r"\b(?:by|par)\b.*$", re.IGNORECASE)
+_GUESTS = re.compile(r"\b(?:feat|ft|featuring)\b\.?\s*((?:(?!\s[-–—|•]\s)[^()\[\]{}【】])+)", re.IGNORECASE)
+_NAMES = re.compile(r"\s*(?:,|&|\+|\band\b|\by\b|\bet\b|\bx\b|\bund\b)\s*", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _HOURS = re.compile(r"\b\d+\s*(?:hours?|hrs?|h)\b")  # "1 hour", "10 hours": a loop
 
@@ -259,7 +263,7 @@ class Verdict:
 
 # The refusal codes: short and stable, for callers and reports to compare against.
 NO_TITLE, NO_ARTIST, TITLE, COMPILATION = "no_title", "no_artist", "title", "compilation"
-EXTRA_WORDS, VERSION = "extra_words", "version"
+EXTRA_WORDS, VERSION, GUESTS = "extra_words", "version", "guests"
 NO_DURATION, DURATION, CUT = "no_duration", "duration", "cut"
 
 
@@ -274,6 +278,7 @@ class Facts:
     compilation: tuple[str, ...] = ()
     extra_words: tuple[str, ...] = ()
     version: str | None = None          # why the two titles name different versions
+    guests: tuple[str, ...] = ()        # the candidate's guests beyond the track's lineup
     duration_known: bool = False
     duration_tolerance: float | None = None
     too_far: str | None = None          # why the durations disagree
@@ -298,6 +303,8 @@ CHECKS: tuple[Check, ...] = (
     Check(EXTRA_WORDS, lambda f: len(f.extra_words) > EXTRA_WORDS_MAX,
           lambda f: f"the title names more than the track's: {' '.join(f.extra_words)}"),
     Check(VERSION, lambda f: f.version is not None, lambda f: f.version),
+    Check(GUESTS, lambda f: bool(f.guests),
+          lambda f: f"the candidate's title lists more guests than the track's: {', '.join(f.guests)}"),
     Check(NO_DURATION, lambda f: not f.duration_known, lambda f: "no duration"),
     Check(DURATION, lambda f: f.too_far is not None, lambda f: f.too_far),
     Check(CUT, lambda f: f.cut_too_far is not None, lambda f: f"{f.cut}, and {f.cut_too_far}"),
@@ -316,7 +323,7 @@ def judge(track: Track, candidate: Candidate) -> Verdict:
         return Verdict(failed.message(found), 0.0, delta, {"art_track": found.art_track}, failed.code)
     checks = {"art_track": found.art_track, "artist": None if found.artist is None else round(found.artist, 3),
               "title": round(found.title, 3), "compilation": list(found.compilation),
-              "extra_words": list(found.extra_words), "version": found.version,
+              "extra_words": list(found.extra_words), "version": found.version, "guests": list(found.guests),
               "duration_tolerance": found.duration_tolerance, "cut": found.cut}
     score = round(0.7 * found.title + 0.3 * (1.0 if found.artist is None else found.artist), 3)
     if failed is None:
@@ -354,7 +361,7 @@ def facts(track: Track, candidate: Candidate) -> Facts:
     too_far = None if candidate.duration is None else _duration_refusal(track, candidate.duration, delta, tolerance)
     return Facts(title_known=True, art_track=candidate.art_track, artist=artist, title=share,
                  compilation=tuple(compilation), extra_words=tuple(extra_words(song, track, candidate)),
-                 version=version,
+                 version=version, guests=tuple(uncredited_guests(track, candidate)),
                  duration_known=candidate.duration is not None, duration_tolerance=tolerance, too_far=too_far,
                  cut=cut, cut_too_far=None if cut is None else _cut_refusal(track, delta))
 
@@ -579,6 +586,30 @@ def _version_parts(title: str) -> list[str]:
     return [part for part in brackets + tails if VERSION_HEADS & set(_padded(part).split())]
 
 
+def guests(text: str) -> list[str]:
+    """The featured artists a title lists ("ft. A, B & C"), each once."""
+    found: dict[frozenset, str] = {}
+    for clause in _GUESTS.findall(text):
+        for name in _NAMES.split(clause):
+            key = frozenset(key_words(name) - UPLOAD_WORDS)
+            if key and name.strip():
+                found.setdefault(key, name.strip(" .,"))
+    return list(found.values())
+
+
+def uncredited_guests(track: Track, candidate: Candidate) -> list[str]:
+    """The candidate's guests beyond the lineup the track's title lists, when it lists more
+    guests than the track: another lineup (a remix with an added verse). Only when the track's
+    title lists its guests, and one name for another (a group's earlier name) is let through."""
+    mine = guests(f"{track.title} {track.title_version}")
+    if not mine:
+        return []
+    credited = set(words(f"{track.title} {track.title_version}")) | {w for a in track.artists for w in words(a)}
+    theirs = guests(" ".join(filter(None, (candidate.title, candidate.track))))
+    extra = [name for name in theirs if share_found(key_words(name), credited) < ARTIST_MIN_SHARE]
+    return extra if len(theirs) > len(mine) else []
+
+
 # Between a video title's segments: a dash (or an en or em dash), a bar, a slash pair, a bullet.
 _SEPARATOR = re.compile(r"\s[-–—|~•·]\s|\s?//\s?|\s?[|｜•·]\s?")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|(?<!\w)['‘’]([^'‘’]+)['‘’](?!\w)")
@@ -628,7 +659,7 @@ def _number(value: object) -> float | None:
 # recorded rules change when a word list does.
 TABLES = ("FILLER", "UPLOAD_WORDS", "NOT_VERSIONS", "HARD_VERSIONS", "REMIXES", "CUTS", "LONG_CUTS", "SHORT_CUTS",
           "DURATION_SETTLES", "MIXES", "VERSION_SYNONYMS", "LANGUAGES", "RELEASES", "COMPILATIONS", "VERSION_HEADS",
-          "VERSION_KINDS", "_FEAT", "_CREDIT", "_YEAR", "_HOURS", "_SEPARATOR", "_QUOTED")
+          "VERSION_KINDS", "_FEAT", "_CREDIT", "_GUESTS", "_NAMES", "_YEAR", "_HOURS", "_SEPARATOR", "_QUOTED")
 
 
 def _canonical(value: object) -> object:

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from deezer_tags import matching
-from deezer_tags.matching import (COMPILATION, CUT, DURATION, EXTRA_WORDS, NO_ARTIST, NO_DURATION, NO_TITLE, TITLE,
-                                  VERSION, Candidate, Track, judge, rules)
+from deezer_tags.matching import (COMPILATION, CUT, DURATION, EXTRA_WORDS, GUESTS, NO_ARTIST, NO_DURATION, NO_TITLE,
+                                  TITLE, VERSION, Candidate, Track, judge, rules)
 from deezer_tags.testing.labelled import confusion, judge_all, load, shares
 
 ANOTHER_CHANCE = Track("Another Chance (Radio Edit)", "Another Chance", "(Radio Edit)", ("Roger Sanchez",), "", 241)
@@ -110,7 +110,7 @@ def test_every_check_is_in_the_verdict():
 def test_every_refusal_has_a_code_and_a_sentence():
     """One row per check; the codes are the module's constants, in the order ``rules()`` states."""
     codes = [check.code for check in matching.CHECKS]
-    assert codes == [NO_TITLE, NO_ARTIST, TITLE, COMPILATION, EXTRA_WORDS, VERSION, NO_DURATION, DURATION, CUT]
+    assert codes == [NO_TITLE, NO_ARTIST, TITLE, COMPILATION, EXTRA_WORDS, VERSION, GUESTS, NO_DURATION, DURATION, CUT]
     assert rules()["checks"] == codes and len(set(codes)) == len(codes)
     refused = judge(ANOTHER_CHANCE, Candidate("Roger Sanchez - Another Day", 241))
     assert refused.code == TITLE and refused.refusal.startswith("the title holds 0.50")

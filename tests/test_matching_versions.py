@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from deezer_tags.matching import (ART_TRACK_TOLERANCE_SECONDS, COMPILATION, CUT, DURATION, EXTRA_WORDS, NO_DURATION,
-                                  TITLE, VERSION, Candidate, Track, judge)
+from deezer_tags.matching import (ART_TRACK_TOLERANCE_SECONDS, COMPILATION, CUT, DURATION, EXTRA_WORDS, GUESTS,
+                                  NO_DURATION, TITLE, VERSION, Candidate, Track, judge)
 from deezer_tags.testing.labelled import split_version
 
 
@@ -82,6 +82,10 @@ PAIRS = [
     ("a compilation's name is the album the song is on, a full album the whole of it",
      track("The Hustle", "Van McCoy"), "Van McCoy - The Hustle And Best Of - The Hustle",
      "Van McCoy - The Hustle And Best Of - The Hustle (Full Album)", COMPILATION),
+    ("one guest under another name; a guest the track's lineup lacks",
+     track("Thug Passion (ft. Jewell, Outlawz, The Storm)", "2Pac"),
+     "2Pac - Thug Passion Feat. Dramacydal, Jewell & Storm",
+     "2Pac - Thug Passion Feat. Dramacydal, Jewell, Storm & Snoop Dogg", GUESTS),
 ]
 
 
