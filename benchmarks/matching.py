@@ -25,7 +25,7 @@ def main() -> None:
     figures["misjudged"] = [
         {"sample": j.entry["sample"], "label": j.entry["label"], "track": j.entry["deezer_title"],
          "artist": j.entry["artist_en"] or j.entry["deezer_artist"], "video_title": j.entry["youtube_title"],
-         "verdict": "accepted" if j.accepted else f"refused: {j.refusal}", "label_reason": j.entry["reason"]}
+         "verdict": "accepted" if j.accepted else f"refused: {j.refusal}", "code": j.code, "label_reason": j.entry["reason"]}
         for j in judged if j.wrong and not j.needs_channel
     ]
     print(json.dumps(figures, indent=1, ensure_ascii=False))

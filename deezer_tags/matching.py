@@ -9,34 +9,55 @@ spotDL's version words), each check answers one question:
   fields)? A title match with no word of any artist is another singer's song, or a
   compilation act's.
 - title: are the track's title words in the candidate's song name (the title, or the
-  ``track`` field of a YouTube Music upload)?
+  ``track`` field of a YouTube Music upload)? A near spelling counts as the word (one
+  edit, a swap of two letters included, in a word of six letters or more).
 - compilation: a full album, an album stream, a megamix, a medley, a playlist, "1 hour",
-  or a video that is not music (a reaction, a tutorial, an interview).
+  or a video that is not music (a reaction, a tutorial, an interview). A compilation's
+  name ("Best Of", "Greatest Hits") names the release a song is on: the duration refuses
+  a video of the whole of it.
 - extra words: does the candidate's title name more of a song than the track's title
   ("Call Me A Spaceman" for "Spaceman", a medley "A / B / C")? Only the segment that names
   the song counts: words in brackets, the artists' segment, "official video" and the like,
-  and an album or film named in a further " - " segment do not.
-- versions, both ways: what one side announces (live, unplugged, acoustic, session, a
-  remix, an extended or club mix, instrumental, ...) must be announced by the other; two
-  differently named edits or mixes ("Radio Edit" / "Frisco Radio Edit") refuse. A radio
-  edit, a single or album version, an original mix or a remaster is the track's own
-  recording as far as titles can tell, so those need not be announced on both sides.
+  and an album or film named in a further segment (after " - ", "|", "•", ...) do not, nor
+  the artists credited after the song ("Song par A, B et C", "Song by A").
+- versions, read as music people name them (``read_version``, ``compare_versions``): a
+  version has kinds (live, unplugged, acoustic, a session, instrumental, a cover, a language,
+  ...) that both sides must announce or neither; often a who (the remixer: "(Frisco Radio
+  Edit)" is Frisco's), and when either side names one the whos decide: "(X Mix)" is
+  "(X Remix)", "(X Radio Edit)" is "(X Remix Radio Edit)", another who refuses; without a
+  who, a remix must be announced on both sides. Names of one version are one entry of
+  VERSION_SYNONYMS (clean = edited = radio edit; regular = original = album version = the
+  plain title) and refuse nothing; words naming a release (a remaster, an edition, a
+  collection, a soundtrack, a year) name no who and refuse nothing.
+- guests: a candidate listing more featured artists than the track's title lists, one of
+  them not the track's, is another lineup (a remix with an added verse).
 - duration: within max(15 s, 10 %) of Deezer's for a video (an intro, a re-upload), a
   few seconds for an art track, which is the same master.
+- cut: a long cut (extended, long, full, 12", a club mix) or a short one named on one side
+  only is settled by the duration: within the art-track tolerance the word names the
+  track's own edit, beyond it another cut. A long cut against a short one (a radio edit,
+  a single version) is refused with the versions. A candidate's unknown duration is
+  "no duration" first (undecided: its watch page tells); with Deezer's unknown, nothing
+  settles the word, and it refuses as it did before durations were asked.
 
-Every rule below is data: the word lists, the thresholds, the tolerances. Change them
-here; the verdict's ``checks`` show which one decided.
+Every rule below is data: the word lists, the thresholds, the tolerances, and ``CHECKS``,
+one row per check (code, test, sentence) in the order they are asked. Change them here;
+the verdict's ``code`` and ``refusal`` say which check refused, its ``checks`` every
+measure, and ``rules()`` records the thresholds with a digest of every word list.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, Levenshtein
 
 # -- the rules ------------------------------------------------------------------------------
 
@@ -44,9 +65,11 @@ TITLE_MIN_SHARE = 0.75      # of the track's title words found in the candidate'
 ARTIST_MIN_SHARE = 0.5      # of the best-named artist's words found anywhere in the candidate
 EXTRA_WORDS_MAX = 1         # title words beyond the track's (outside brackets) still accepted
 NEAR_SPELLING = 0.8         # normalized similarity from which two words of 4+ letters are one
+NEAR_SPELLING_EDITS = (6, 1)  # a word of 6+ letters is also one at 1 edit (a transposition is one)
+WHO_MIN_SHARE = 0.5         # of one version's who words found in the other's: the same remixer
 DURATION_TOLERANCE_SECONDS = 15.0
 DURATION_TOLERANCE_FRACTION = 0.10
-ART_TRACK_TOLERANCE_SECONDS = 4.0   # an art track is the master Deezer streams
+ART_TRACK_TOLERANCE_SECONDS = 4.0   # an art track is the master Deezer streams; also what settles a cut
 SONG_LENGTH_RANGE = (30.0, 900.0)   # the only duration check when Deezer's is unknown
 
 # Words that say nothing about which song it is.
@@ -58,15 +81,19 @@ UPLOAD_WORDS = frozenset({
     "explicit", "clean", "uncensored", "dirty", "vevo", "topic", "subtitulado", "legendado", "sub", "subs",
     "oficial", "officiel", "ufficiale", "offizielles", "musikvideo", "version", "original", "premiere",
 })
-# Versions that must be announced on both sides or on neither.
+# Phrases that hold a version's word but describe the upload's picture: "(Cover Art)" is the
+# record's sleeve over the audio, not a cover version.
+NOT_VERSIONS = ("cover art", "cover audio", "album cover", "cover image", "cover photo", "artwork")
+# Versions that must be announced on both sides or on neither: another performance, another
+# arrangement, another voice. A title naming a studio ("Shepperton Studios", "Abbey Road Studios")
+# names a take played there, live; the record is not titled after where it was made.
 HARD_VERSIONS = {
-    "live": ("live", "ao vivo", "en vivo", "en directo", "dal vivo", "live at", "concert", "tour", "in concert"),
+    "live": ("live", "ao vivo", "en vivo", "en directo", "dal vivo", "live at", "concert", "tour", "in concert",
+             "studios"),
     "unplugged": ("unplugged",),
     "acoustic": ("acoustic", "acustico", "acustica", "acoustique", "akustik", "stripped", "piano version"),
     "session": ("session", "sessions", "deezer session", "live session", "bbc session"),
-    "remix": ("remix", "rmx", "remixed", "rework", "bootleg", "vip", "flip", "refix", "re edit", "reedit"),
-    "extended": ("extended", "12 version", "12 mix", "12 inch", "long version", "full version"),
-    "club": ("club", "dub"),
+    "dub": ("dub",),
     "instrumental": ("instrumental", "karaoke", "backing track", "minus one", "acapella", "a cappella",
                      "acappella"),
     "cover": ("cover", "tribute", "in the style of", "originally performed"),
@@ -78,29 +105,71 @@ HARD_VERSIONS = {
                     "tonight show", "jools holland", "snl", "top of the pops", "mtv"),
     "mashup": ("mashup", "mash up"),
 }
-# The track's own recording, as far as a title can tell: one side may say it, the other not.
-SOFT_VERSIONS = ("radio edit", "radio version", "radio mix", "single version", "album version",
-                 "original mix", "original version", "original edit", "remaster", "remastered", "mono",
-                 "stereo", "edit", "explicit version", "clean version", "bonus track")
+# Words of a remix: someone reworked the recording. With a who ("Skrillex Remix") the who
+# decides; without one ("(Remix)") both sides must say it. "re-edit" is read "reedit".
+REMIXES = ("remix", "rmx", "remixed", "rework", "reworked", "bootleg", "vip", "flip", "refix", "reedit",
+           "reconstruction", "remake")
+# Words of a mix: a release's bracket naming one still names its mixer ("(2011 Remaster / Frisco Mix)").
+MIXES = ("mix", "mixed", "dub", *REMIXES)
+# The cuts of one mix. One side's long cut against the other's short one: two edits, refused.
+# A long, short or club cut named on one side only, the other naming no cut: the duration settles
+# it (the word then names the track's own edit, if the lengths agree within the art-track tolerance).
+CUTS = {
+    "long": ("extended", "long version", "long mix", "long edit", "full version", "full length", "12 inch",
+             "12 version", "12 mix", "12 remix", "12 edit", "maxi version", "maxi mix"),
+    "short": ("short version", "short edit", "short mix", "short cut"),
+    "club": ("club mix", "club version", "club remix"),
+    "edit": ("radio edit", "radio version", "radio mix", "radio cut", "single version", "single edit", "single mix",
+             "7 inch", "7 version", "7 edit", "7 mix", "video edit", "edit"),
+}
+LONG_CUTS, SHORT_CUTS, DURATION_SETTLES = ("long", "club"), ("short", "edit"), ("long", "short", "club")
+# One version, several names: one entry each. None of them refuses: each is the track's own
+# recording as far as titles tell (a clean edit is the same take bleeped).
+VERSION_SYNONYMS = {
+    "clean": ("clean", "clean version", "clean edit", "edited", "edited version", "censored", "radio edit"),
+    "explicit": ("explicit", "explicit version", "dirty", "uncensored", "unedited", "uncut"),
+    "plain": ("regular", "regular version", "original", "original version", "original mix", "original edit",
+              "album version", "lp version", "studio version", "standard version", "normal version"),
+}
+# The language a version is sung in, one entry each with its spellings; read in a version's
+# name only ("(Version Française)" is "(French Radio Edit)"), and both sides must agree.
+LANGUAGES = {
+    "french": ("french", "francais", "francaise"),
+    "spanish": ("spanish", "espanol", "espanola", "castellano"),
+    "english": ("english", "anglais", "anglaise", "ingles", "englisch"),
+    "german": ("german", "deutsch", "deutsche", "allemand", "aleman"),
+    "italian": ("italian", "italiano", "italiana", "italien"),
+    "portuguese": ("portuguese", "portugues", "portuguesa"),
+}
+# Words that name a release, not a recording: a remaster, an edition, the album or film a song is
+# from, a compilation it is on. They never refuse: a bracket holding one names no remixer (unless
+# it names a remix), and a whole compilation is refused by its duration, not by its name.
+RELEASES = ("remaster", "remastered", "remasterd", "anniversary", "deluxe", "edition", "collection", "expanded",
+            "reissue", "bonus track", "soundtrack", "ost", "from", "lp", "album", "motion picture",
+            "greatest hits", "best of", "compilation", "anthology")
 # A candidate announcing one of these is not one recording of one song (unless the track says it too).
-COMPILATIONS = ("full album", "album stream", "full ep", "megamix", "medley", "playlist", "compilation",
-                "greatest hits", "best of", "non stop", "nonstop", "one hour", "hour loop", "mixtape",
+COMPILATIONS = ("full album", "album stream", "full ep", "megamix", "medley", "playlist",
+                "non stop", "nonstop", "one hour", "hour loop", "mixtape",
                 "top 10", "top 20", "top 40", "top 50", "top 100", "full concert",
                 "reaction", "reacts", "tutorial", "lesson", "how to play", "interview", "documentary",
                 "trailer", "teaser", "behind the scenes", "making of", "parody", "review", "unboxing")
 # Words that make a bracket a version's name ("(D Ramirez Radio Edit)": named "d ramirez").
 VERSION_HEADS = frozenset({"remix", "rmx", "mix", "edit", "version", "rework", "bootleg", "dub", "vip", "flip",
-                           "refix", "extended", "remaster", "remastered"})
-# Words in a version's name that say what kind, not whose ("Vocal Radio Edit" is named "vocal").
-VERSION_KINDS = frozenset({"radio", "single", "album", "original", "extended", "club", "dub", "vocal",
-                           "instrumental", "short", "long", "full", "main", "clean", "explicit", "remastered",
-                           "remaster", "new", "video", "official", "edit", "mix", "version", "remix", "rmx",
-                           "7", "12", "inch", "mono", "stereo", "digital", "anniversary", "deluxe", "edition",
-                           "expanded", "bonus", "track", "lp", "ep", "soundtrack", "from", "by", "prod", "10th",
-                           "20th", "25th", "30th", "40th", "50th", "mixed", "unedited", "broadcast", "censored"})
+                           "refix", "reedit", "reconstruction", "extended", "remaster", "remastered"})
+# Words in a version's name that say what kind, not whose ("Vocal Radio Edit" is named "vocal"); the
+# words of every phrase above are such words too.
+VERSION_KINDS = frozenset({"radio", "single", "vocal", "instrumental", "main", "new", "video", "official", "mix",
+                           "version", "inch", "mono", "stereo", "digital", "track", "ep", "by", "prod", "dj", "mc",
+                           "10th", "20th", "25th", "30th", "40th", "50th", "mixed", "broadcast"})
 
 _OPEN, _CLOSE = "([{【「『〔", ")]}】」』〕"
-_FEAT = re.compile(r"\b(?:feat|ft|featuring|with)\b\.?.*$", re.IGNORECASE)
+# A featured artists' list: to the end of the segment, or to a " - " inside a bracket
+# ("(feat. A, B - X Remix)" is A and B's part and X's remix).
+_FEAT = re.compile(r"\b(?:feat|ft|featuring|with)\b\.?(?:(?!\s[-–—|•]\s).)*", re.IGNORECASE)
+# The artists credited after the song: "Maldon par Louisy Joseph, Lynnsha et Fanny J".
+_CREDIT = re.compile(r"\b(?:by|par)\b.*$", re.IGNORECASE)
+_GUESTS = re.compile(r"\b(?:feat|ft|featuring)\b\.?\s*((?:(?!\s[-–—|•]\s)[^()\[\]{}【】])+)", re.IGNORECASE)
+_NAMES = re.compile(r"\s*(?:,|&|\+|\band\b|\by\b|\bet\b|\bx\b|\bund\b)\s*", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _HOURS = re.compile(r"\b\d+\s*(?:hours?|hrs?|h)\b")  # "1 hour", "10 hours": a loop
 
@@ -179,29 +248,99 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Verdict:
-    refusal: str | None          # None: acceptable
+    refusal: str | None          # None: acceptable; else the refusing check's sentence
     score: float                 # for ranking the acceptable ones: higher is better
     duration_delta: float | None
     checks: dict = field(default_factory=dict)
+    code: str | None = None      # None: acceptable; else the refusing check's code (see CHECKS)
 
     @property
     def accepted(self) -> bool:
         return self.refusal is None
 
 
-NO_TITLE, NO_DURATION = "no title", "no duration"
-NO_ARTIST = "no word of the track's artist in the title, channel or artist fields"
+# -- the checks: one row each, in the order they are asked --------------------------------------
+
+# The refusal codes: short and stable, for callers and reports to compare against.
+NO_TITLE, NO_ARTIST, TITLE, COMPILATION = "no_title", "no_artist", "title", "compilation"
+EXTRA_WORDS, VERSION, GUESTS = "extra_words", "version", "guests"
+NO_DURATION, DURATION, CUT = "no_duration", "duration", "cut"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the checks read: each measure taken once from the track and the candidate."""
+
+    title_known: bool
+    art_track: bool
+    artist: float | None = None         # the best-named artist's share of words; None: no artist known
+    title: float = 0.0                  # the track's title words' share in the candidate's song name
+    compilation: tuple[str, ...] = ()
+    extra_words: tuple[str, ...] = ()
+    version: str | None = None          # why the two titles name different versions
+    guests: tuple[str, ...] = ()        # the candidate's guests beyond the track's lineup
+    duration_known: bool = False
+    duration_tolerance: float | None = None
+    too_far: str | None = None          # why the durations disagree
+    cut: str | None = None              # a cut one title names alone, which the duration settles
+    cut_too_far: str | None = None      # why the duration does not settle it
+
+
+class Check(NamedTuple):
+    code: str
+    failed: Callable[[Facts], bool]
+    message: Callable[[Facts], str]
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(NO_TITLE, lambda f: not f.title_known, lambda f: "no title"),
+    Check(NO_ARTIST, lambda f: f.artist is not None and f.artist < ARTIST_MIN_SHARE,
+          lambda f: "no word of the track's artist in the title, channel or artist fields"),
+    Check(TITLE, lambda f: f.title < TITLE_MIN_SHARE,
+          lambda f: f"the title holds {f.title:.2f} of the track's title words, below {TITLE_MIN_SHARE}"),
+    Check(COMPILATION, lambda f: bool(f.compilation),
+          lambda f: f"the title says {', '.join(f.compilation)}: not one recording of one song"),
+    Check(EXTRA_WORDS, lambda f: len(f.extra_words) > EXTRA_WORDS_MAX,
+          lambda f: f"the title names more than the track's: {' '.join(f.extra_words)}"),
+    Check(VERSION, lambda f: f.version is not None, lambda f: f.version),
+    Check(GUESTS, lambda f: bool(f.guests),
+          lambda f: f"the candidate's title lists more guests than the track's: {', '.join(f.guests)}"),
+    Check(NO_DURATION, lambda f: not f.duration_known, lambda f: "no duration"),
+    Check(DURATION, lambda f: f.too_far is not None, lambda f: f.too_far),
+    Check(CUT, lambda f: f.cut_too_far is not None, lambda f: f"{f.cut}, and {f.cut_too_far}"),
+)
 
 
 # -- the judge ------------------------------------------------------------------------------
 
 def judge(track: Track, candidate: Candidate) -> Verdict:
-    """Run every check on one candidate; the first that fails, in the order of the module
-    docstring, is the refusal. ``checks`` holds every result, passed or not."""
-    delta = (None if candidate.duration is None or track.duration is None
-             else round(candidate.duration - track.duration, 1))
+    """Measure once (``facts``), then ask every row of ``CHECKS`` in order: the first that
+    fails is the refusal, its code and its sentence. ``checks`` holds every measure."""
+    delta = duration_delta(track, candidate)
+    found = facts(track, candidate)
+    failed = next((check for check in CHECKS if check.failed(found)), None)
+    if not found.title_known:
+        return Verdict(failed.message(found), 0.0, delta, {"art_track": found.art_track}, failed.code)
+    checks = {"art_track": found.art_track, "artist": None if found.artist is None else round(found.artist, 3),
+              "title": round(found.title, 3), "compilation": list(found.compilation),
+              "extra_words": list(found.extra_words), "version": found.version, "guests": list(found.guests),
+              "duration_tolerance": found.duration_tolerance, "cut": found.cut}
+    score = round(0.7 * found.title + 0.3 * (1.0 if found.artist is None else found.artist), 3)
+    if failed is None:
+        return Verdict(None, score, delta, checks)
+    return Verdict(failed.message(found), score, delta, checks, failed.code)
+
+
+def duration_delta(track: Track, candidate: Candidate) -> float | None:
+    if candidate.duration is None or track.duration is None:
+        return None
+    return round(candidate.duration - track.duration, 1)
+
+
+def facts(track: Track, candidate: Candidate) -> Facts:
+    """Every measure the checks read, from one track and one candidate."""
     if candidate.title is None:
-        return Verdict(NO_TITLE, 0.0, delta, {"art_track": candidate.art_track})
+        return Facts(title_known=False, art_track=candidate.art_track)
     song = candidate.track or candidate.title
     everything = " ".join(filter(None, (candidate.title, candidate.track, candidate.channel, *candidate.artists)))
     theirs = " ".join(filter(None, (candidate.title, candidate.track)))
@@ -214,27 +353,29 @@ def judge(track: Track, candidate: Candidate) -> Verdict:
     compilation = sorted(set(phrases(theirs, COMPILATIONS)) - set(phrases(f"{own_title} {track.album}", COMPILATIONS)))
     compilation += ["hours"] if _HOURS.search(" ".join(words(theirs))) else []
     compilation += ["several quoted titles"] if len(_QUOTED.findall(candidate.title)) > 1 else []
-    extra = extra_words(song, track, candidate)
     known = set(words(track.name)) | {w for a in track.artists for w in words(a)}
-    version = version_mismatch(own_title, theirs, track.artists, known)
+    version, cut = compare_versions(read_version(own_title, track.artists, known),
+                                    read_version(theirs, track.artists, known))
     tolerance = track.tolerance(candidate.art_track)
+    delta = duration_delta(track, candidate)
     too_far = None if candidate.duration is None else _duration_refusal(track, candidate.duration, delta, tolerance)
-    checks = {"art_track": candidate.art_track, "artist": None if artist is None else round(artist, 3),
-              "title": round(share, 3), "compilation": compilation, "extra_words": extra, "version": version,
-              "duration_tolerance": tolerance}
-    score = round(0.7 * share + 0.3 * (1.0 if artist is None else artist), 3)
+    return Facts(title_known=True, art_track=candidate.art_track, artist=artist, title=share,
+                 compilation=tuple(compilation), extra_words=tuple(extra_words(song, track, candidate)),
+                 version=version, guests=tuple(uncredited_guests(track, candidate)),
+                 duration_known=candidate.duration is not None, duration_tolerance=tolerance, too_far=too_far,
+                 cut=cut, cut_too_far=None if cut is None else _cut_refusal(track, delta))
 
-    refusals = (
-        (artist is not None and artist < ARTIST_MIN_SHARE, NO_ARTIST),
-        (share < TITLE_MIN_SHARE, f"the title holds {share:.2f} of the track's title words, below {TITLE_MIN_SHARE}"),
-        (bool(compilation), f"the title says {', '.join(compilation)}: not one recording of one song"),
-        (len(extra) > EXTRA_WORDS_MAX, f"the title names more than the track's: {' '.join(extra)}"),
-        (version is not None, version),
-        (candidate.duration is None, NO_DURATION),
-        (too_far is not None, too_far),
-    )
-    refusal = next((why for failed, why in refusals if failed), None)
-    return Verdict(refusal, score, delta, checks)
+
+def _cut_refusal(track: Track, delta: float | None) -> str | None:
+    """Why the duration does not settle a cut one title names alone: only a length within the
+    art-track tolerance of Deezer's says the word names the track's own edit."""
+    if track.duration is None:
+        return "the track's duration is unknown"
+    if delta is None:
+        return "the candidate's duration is unknown"
+    if abs(delta) > ART_TRACK_TOLERANCE_SECONDS:
+        return f"the durations are {abs(delta):.0f} s apart (more than {ART_TRACK_TOLERANCE_SECONDS:.0f} s)"
+    return None
 
 
 def _duration_refusal(track: Track, duration: float, delta: float | None, tolerance: float | None) -> str | None:
@@ -293,10 +434,15 @@ def title_share(title: str, seen: set[str]) -> float:
 
 
 def _found(word: str, seen: Iterable[str]) -> bool:
+    """``word`` or a near spelling of it in ``seen``: a similar word of 4+ letters, or one
+    edit (a letter changed, added, dropped, or two swapped) in a word of 6+ letters."""
     if word in seen:
         return True
+    letters, edits = NEAR_SPELLING_EDITS
     return len(word) >= 4 and any(
-        abs(len(other) - len(word)) <= 2 and Levenshtein.normalized_similarity(word, other) >= NEAR_SPELLING
+        abs(len(other) - len(word)) <= 2 and (
+            Levenshtein.normalized_similarity(word, other) >= NEAR_SPELLING
+            or (len(word) >= letters and OSA.distance(word, other) <= edits))
         for other in seen)
 
 
@@ -326,58 +472,146 @@ def split_brackets(text: str) -> tuple[str, list[str]]:
     return "".join(outside), inside
 
 
-def version_mismatch(mine: str, theirs: str, artists: tuple[str, ...] = (), known: set[str] = frozenset()) -> str | None:
-    """Why two titles name different versions, or None. ``known``: words of the track's
-    title and artists, which name no version."""
-    mine_kinds, theirs_kinds = _version_kinds(mine, artists), _version_kinds(theirs, artists)
-    only_theirs = sorted(theirs_kinds - mine_kinds)
-    if only_theirs:
-        return f"the candidate's title says {', '.join(only_theirs)}; the track's does not"
-    only_mine = sorted(mine_kinds - theirs_kinds)
-    if only_mine:
-        return f"the track's title says {', '.join(only_mine)}; the candidate's does not"
-    mine_names, theirs_names = _version_names(mine) - known, _version_names(theirs) - known
-    if mine_names and share_found(mine_names, theirs_names) < 0.5:
-        shown = " ".join(sorted(theirs_names)) or "none"
-        return f"the track's version is named {' '.join(sorted(mine_names))}; the candidate's {shown}"
-    if theirs_names and share_found(theirs_names, mine_names) < 0.5:
-        return f"the candidate's version is named {' '.join(sorted(theirs_names))}; the track's is not"
-    return None
+@dataclass(frozen=True)
+class Version:
+    """What a title says of its version: the kinds both sides must share (live, acoustic, a
+    language, ...), a remix word, whose version it is, and the cuts it names (CUTS)."""
+
+    kinds: frozenset[str] = frozenset()
+    remix: bool = False
+    who: frozenset[str] = frozenset()
+    cuts: tuple[tuple[str, str], ...] = ()     # (the CUTS entry, the phrase that named it)
+
+    @property
+    def cut_kinds(self) -> set[str]:
+        return {kind for kind, _ in self.cuts}
+
+    @property
+    def long(self) -> bool:
+        return bool(self.cut_kinds & set(LONG_CUTS))
+
+    @property
+    def short(self) -> bool:
+        return bool(self.cut_kinds & set(SHORT_CUTS)) and not self.long
+
+    def named(self, kinds: Iterable[str]) -> str:
+        return ", ".join(phrase for kind, phrase in self.cuts if kind in kinds)
 
 
-def _version_kinds(title: str, artists: tuple[str, ...] = ()) -> set[str]:
-    """The hard versions a title announces; a cover bracket naming one of ``artists`` is that
-    artist's own recording ("(Cover by Jasmine Thompson)" for her track), so it is skipped."""
+def read_version(title: str, artists: tuple[str, ...] = (), known: set[str] = frozenset()) -> Version:
+    """What ``title`` says of its version. A cover bracket naming one of ``artists`` is that
+    artist's own recording ("(Cover by Jasmine Thompson)" for her track): it and every other
+    "cover" of the title describe the track. ``known``: words of the track's title and
+    artists, which name no one's version."""
     outside, brackets = split_brackets(title)
     artist_words = [key_words(a) for a in artists]
-    kept = [b for b in brackets
-            if not ("cover" in words(b) and any(w and w <= set(words(b)) for w in artist_words))]
-    padded = f" {' '.join(words(' '.join([outside, *kept])))} "
-    for soft in SOFT_VERSIONS:  # "original mix" is no "mix"
-        padded = re.sub(f"(?<= ){soft}(?= )", "", padded)
-    return {kind for kind, forms in HARD_VERSIONS.items() if any(f" {form} " in padded for form in forms)}
+    own_cover = [b for b in brackets if "cover" in words(b) and any(w and w <= set(words(b)) for w in artist_words)]
+    padded = _without(_padded(" ".join([outside, *(b for b in brackets if b not in own_cover)])), NOT_VERSIONS)
+    kinds = {kind for kind, forms in HARD_VERSIONS.items() if _holds(padded, forms)}
+    kinds -= {"cover"} if own_cover else set()
+    parts = [_padded(_FEAT.sub("", part)) for part in _version_parts(title)]
+    kinds |= {language for language, forms in LANGUAGES.items() if any(_holds(part, forms) for part in parts)}
+    not_who = _not_who()
+    who = {word for part in parts if not (_holds(part, RELEASES) and not _holds(part, MIXES))
+           for word in part.split() if word not in not_who and not _YEAR.match(word) and not word.isdigit()}
+    cuts = tuple((kind, max((f for f in forms if f" {f} " in padded), key=len))
+                 for kind, forms in CUTS.items() if _holds(padded, forms))
+    who = {word for word in who if not _found(word, known)}  # "Sidney Berlin's Band" for the track's "Sidney Berlin"
+    return Version(frozenset(kinds), _holds(padded, REMIXES), frozenset(who), cuts)
 
 
-def _version_names(title: str) -> set[str]:
-    """The words naming whose version it is, from brackets with a version word ("(Frisco
-    Radio Edit)" -> {"frisco"}); the kinds (radio, club, vocal, ...) and years left out."""
-    names: set[str] = set()
-    for part in split_brackets(title)[1] + _dash_tails(title):
-        found = words(part)
-        if VERSION_HEADS & set(found):
-            found = words(_FEAT.sub("", part))
-            names |= {w for w in found if w not in VERSION_KINDS and w not in FILLER and w not in UPLOAD_WORDS
-                      and not _YEAR.match(w) and not w.isdigit()}
-    return names
+def compare_versions(mine: Version, theirs: Version) -> tuple[str | None, str | None]:
+    """Why the track's version (``mine``) and the candidate's differ, or None; and, when they
+    agree but one names a cut the other does not (DURATION_SETTLES), what the duration must settle."""
+    for this, that, side, other in ((theirs, mine, "candidate", "track"), (mine, theirs, "track", "candidate")):
+        only = sorted(this.kinds - that.kinds)
+        if only:
+            return f"the {side}'s title says {', '.join(only)}; the {other}'s does not", None
+    if mine.who or theirs.who:  # a who decides: "(X Mix)" is "(X Remix)", "(X Radio Edit)" X's remix cut short
+        if mine.who and share_found(mine.who, theirs.who) < WHO_MIN_SHARE:
+            shown = " ".join(sorted(theirs.who)) or "none"
+            return f"the track's version is named {' '.join(sorted(mine.who))}; the candidate's {shown}", None
+        if theirs.who and share_found(theirs.who, mine.who) < WHO_MIN_SHARE:
+            return f"the candidate's version is named {' '.join(sorted(theirs.who))}; the track's is not", None
+    elif mine.remix != theirs.remix:
+        side, other = ("track", "candidate") if mine.remix else ("candidate", "track")
+        return f"the {side}'s title says remix; the {other}'s does not", None
+    if (mine.long and theirs.short) or (mine.short and theirs.long):
+        return (f"the track's title names the {mine.named(mine.cut_kinds)} cut; "
+                f"the candidate's the {theirs.named(theirs.cut_kinds)} cut"), None
+    for this, that, side, other in ((theirs, mine, "candidate", "track"), (mine, theirs, "track", "candidate")):
+        settles = this.cut_kinds & set(DURATION_SETTLES)
+        if settles and not that.cuts:
+            return None, f"the {side}'s title says {this.named(settles)}; the {other}'s names no cut"
+    return None, None
 
 
-def _dash_tails(title: str) -> list[str]:
-    """What follows a " - " in a title, when it names a version ("Song - Radio Edit")."""
-    parts = re.split(r"\s[-–—|]\s", split_brackets(title)[0])
-    return [p for p in parts[1:] if VERSION_HEADS & set(words(p))]
+def version_mismatch(mine: str, theirs: str, artists: tuple[str, ...] = (), known: set[str] = frozenset()) -> str | None:
+    """Why two titles name different versions, or None (a cut only one names aside)."""
+    return compare_versions(read_version(mine, artists, known), read_version(theirs, artists, known))[0]
 
 
-_SEPARATOR = re.compile(r"\s[-–—|~]\s|\s?//\s?|\s\|\s?|\|")
+def _padded(text: str) -> str:
+    """The text's words between spaces, "re-" joined to its word ("Re-Edit" is "reedit")."""
+    return re.sub(r" re (?=\w)", " re", f" {' '.join(words(text))} ")
+
+
+def _holds(padded: str, vocabulary: Iterable[str]) -> bool:
+    return any(f" {phrase} " in padded for phrase in vocabulary)
+
+
+def _without(padded: str, vocabulary: Iterable[str]) -> str:
+    for phrase in vocabulary:
+        padded = padded.replace(f" {phrase} ", "  ")
+    return padded
+
+
+def _not_who() -> frozenset[str]:
+    """Words that say what kind of version, never whose: every word of the version tables."""
+    tables = (VERSION_KINDS, VERSION_HEADS, FILLER, UPLOAD_WORDS, REMIXES, RELEASES, *CUTS.values(),
+              *VERSION_SYNONYMS.values(), *LANGUAGES.values())
+    return _words_of(tables)
+
+
+@functools.lru_cache(maxsize=4)
+def _words_of(tables: tuple[Iterable[str], ...]) -> frozenset[str]:
+    """Every word of the tables' phrases (kept for as long as the tables are the same)."""
+    return frozenset(word for table in tables for phrase in table for word in phrase.split())
+
+
+def _version_parts(title: str) -> list[str]:
+    """The brackets and the " - " tails of a title that name a version ("Song - Radio Edit")."""
+    outside, brackets = split_brackets(title)
+    tails = _SEPARATOR.split(outside)[1:]
+    return [part for part in brackets + tails if VERSION_HEADS & set(_padded(part).split())]
+
+
+def guests(text: str) -> list[str]:
+    """The featured artists a title lists ("ft. A, B & C"), each once."""
+    found: dict[frozenset, str] = {}
+    for clause in _GUESTS.findall(text):
+        for name in _NAMES.split(clause):
+            key = frozenset(key_words(name) - UPLOAD_WORDS)
+            if key and name.strip():
+                found.setdefault(key, name.strip(" .,"))
+    return list(found.values())
+
+
+def uncredited_guests(track: Track, candidate: Candidate) -> list[str]:
+    """The candidate's guests beyond the lineup the track's title lists, when it lists more
+    guests than the track: another lineup (a remix with an added verse). Only when the track's
+    title lists its guests, and one name for another (a group's earlier name) is let through."""
+    mine = guests(f"{track.title} {track.title_version}")
+    if not mine:
+        return []
+    credited = set(words(f"{track.title} {track.title_version}")) | {w for a in track.artists for w in words(a)}
+    theirs = guests(" ".join(filter(None, (candidate.title, candidate.track))))
+    extra = [name for name in theirs if share_found(key_words(name), credited) < ARTIST_MIN_SHARE]
+    return extra if len(theirs) > len(mine) else []
+
+
+# Between a video title's segments: a dash (or an en or em dash), a bar, a slash pair, a bullet.
+_SEPARATOR = re.compile(r"\s[-–—|~•·]\s|\s?//\s?|\s?[|｜•·]\s?")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|(?<!\w)['‘’]([^'‘’]+)['‘’](?!\w)")
 
 
@@ -398,8 +632,12 @@ def extra_words(song: str, track: Track, candidate: Candidate) -> list[str]:
     """Words of the candidate's song name that neither the track's title, nor an artist, nor
     the upload ("official video") accounts for; a featured artist's part left out."""
     segment = _FEAT.sub("", song_segment(song, track))
+    names = [name for name in (*track.artists, candidate.channel or "", *candidate.artists) if name]
+    credit = _CREDIT.search(segment)  # "Song by A & B", "Song par A, B et C": the artists, if they are named
+    if credit and any(share_found(key_words(name), set(words(credit[0]))) >= ARTIST_MIN_SHARE for name in names):
+        segment = segment[:credit.start()]
     known = set(words(f"{track.title} {track.title_version}"))
-    for name in (*track.artists, candidate.channel or "", *candidate.artists):
+    for name in names:
         known |= set(words(name))
     known |= {w[:-4] for w in known if w.endswith("vevo")} | {w + "vevo" for w in known}
     found = words(segment)
@@ -417,11 +655,45 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+# The data the judge reads, by name: ``rules()`` records a digest of each, so that a build's
+# recorded rules change when a word list does.
+TABLES = ("FILLER", "UPLOAD_WORDS", "NOT_VERSIONS", "HARD_VERSIONS", "REMIXES", "CUTS", "LONG_CUTS", "SHORT_CUTS",
+          "DURATION_SETTLES", "MIXES", "VERSION_SYNONYMS", "LANGUAGES", "RELEASES", "COMPILATIONS", "VERSION_HEADS",
+          "VERSION_KINDS", "_FEAT", "_CREDIT", "_GUESTS", "_NAMES", "_YEAR", "_HOURS", "_SEPARATOR", "_QUOTED")
+
+
+def _canonical(value: object) -> object:
+    """A word list or table as JSON the same way every time: sets sorted, mappings by key."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items())}
+    if isinstance(value, (set, frozenset)):
+        return sorted(_canonical(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, re.Pattern):
+        return [value.pattern, value.flags]
+    return value
+
+
+def table_digests() -> dict[str, str]:
+    """Each table of ``TABLES``, as it is now: the first 16 hex digits of its JSON's sha256."""
+    module = globals()
+    return {name: hashlib.sha256(json.dumps(_canonical(module[name]), sort_keys=True, ensure_ascii=False)
+                                 .encode()).hexdigest()[:16] for name in TABLES}
+
+
 def rules() -> dict[str, Any]:
-    """The thresholds, as the build report states them."""
+    """The thresholds, the checks in order, and a digest of every table, as the build
+    report states them."""
+    digests = table_digests()
     return {
         "title_min_share": TITLE_MIN_SHARE, "artist_min_share": ARTIST_MIN_SHARE,
         "extra_words_max": EXTRA_WORDS_MAX, "near_spelling": NEAR_SPELLING,
+        "near_spelling_edits": list(NEAR_SPELLING_EDITS), "who_min_share": WHO_MIN_SHARE,
         "duration_tolerance": [DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_FRACTION],
         "art_track_tolerance": ART_TRACK_TOLERANCE_SECONDS,
+        "song_length_range": list(SONG_LENGTH_RANGE),
+        "checks": [check.code for check in CHECKS],
+        "tables_sha256": digests,
+        "sha256": hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:16],
     }

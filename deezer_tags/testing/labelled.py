@@ -30,6 +30,7 @@ class Judged:
     # The map records no channel, which the build reads off the watch page: an entry whose
     # title names no artist is decided there, by the channel ("Artist - Topic" or another).
     needs_channel: bool = False
+    code: str | None = None     # the refusing check's code (deezer_tags.matching.CHECKS)
 
     @property
     def wrong(self) -> bool:
@@ -66,7 +67,7 @@ def judge_all(entries: list[dict]) -> list[Judged]:
         verdict = judge(track, Candidate(entry["youtube_title"], NEUTRAL_DURATION))
         needs_channel = verdict.checks.get("artist", 1.0) < ARTIST_MIN_SHARE and judge(
             track, Candidate(entry["youtube_title"], NEUTRAL_DURATION, channel=track.artists[0])).accepted
-        judged.append(Judged(entry, verdict.accepted, verdict.refusal, needs_channel))
+        judged.append(Judged(entry, verdict.accepted, verdict.refusal, needs_channel, verdict.code))
     return judged
 
 
