@@ -14,30 +14,12 @@ from typing import Optional
 import datasets
 
 from deezer_tags import TAGS
-from deezer_tags.build import WORK_DIR_NAME
+from deezer_tags import defaults
 from deezer_tags.build import Build
-from deezer_tags.build import audio_example
-from deezer_tags.build import metadata_example
-from deezer_tags.build import parse_sources
-from deezer_tags.build import read_source_text
-from deezer_tags.build import select_tracks
-from deezer_tags.build import sha256_of
-from deezer_tags.build import source_urls
-from deezer_tags.build import verify_sources
-from deezer_tags.deezer import RetryPolicy
-from deezer_tags.importer import import_existing
-from deezer_tags.manifest import MANIFEST_NAME
+from deezer_tags.examples import audio_example
+from deezer_tags.examples import metadata_example
 from deezer_tags.manifest import Manifest
-from deezer_tags.calibration import check_size as check_calibration_size
-from deezer_tags.provenance import build_settings
-from deezer_tags.recipe import read_recipe
-from deezer_tags.sources import ENDPOINT_FIELDS
-from deezer_tags.sources import resolve_endpoints
-from deezer_tags.sources import resolve_quota
-from deezer_tags.splits import group_by_split
-from deezer_tags.youtube import YouTubeRecoverer
-from deezer_tags.youtube import check_youtube_options
-from deezer_tags.youtube import parse_youtube_map
+from deezer_tags.workdir import WorkDir
 
 _CITATION = """\
 @inproceedings{ibrahim2020audio,
@@ -120,9 +102,9 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     # The Deezer quota (default 50 calls per 5 s, or DEEZER_TAGS_QUOTA="calls/seconds").
     quota_calls: Optional[int] = None
     quota_window: Optional[float] = None
-    workers: int = 16
-    preview_workers: int = 8
-    youtube_workers: int = 6
+    workers: int = defaults.API_WORKERS
+    preview_workers: int = defaults.PREVIEW_WORKERS
+    youtube_workers: int = defaults.YOUTUBE_WORKERS
     # Seconds before the build stops when the Deezer quota stays spent (default 600) or the
     # API cannot be connected to (default 30); also DEEZER_TAGS_QUOTA_PATIENCE and
     # DEEZER_TAGS_UNREACHABLE_AFTER. A stopped build resumes where it stopped.
@@ -145,6 +127,13 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     # The YouTube path's precision, measured on tracks that have a preview (see the README's
     # "How right are the YouTube clips?"): None, 1 % of them (at least 200); 0, off.
     calibration_tracks: Optional[int] = None
+    # YouTube's budget, "VIDEOS/SECONDS" for the whole build (default 250/3600, a guest's;
+    # also DEEZER_TAGS_YOUTUBE_BUDGET); the hours of continuous bot checks after which the
+    # run stops, resumable (default 12); this run's cap on YouTube work, in hours (default:
+    # until every YouTube track is settled; the rest is left for the next run).
+    youtube_budget: Optional[str] = None
+    youtube_patience: Optional[float] = None
+    youtube_hours: Optional[float] = None
     # Splits: "paper" (the authors' published split) or "artist" (the paper's test set,
     # train / validation re-split so that no artist is in two splits); or split_file, a
     # CSV of track_id,split of your own.
@@ -188,97 +177,37 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         )
 
     def _download_and_prepare(self, dl_manager, verification_mode, **kwargs):
-        # Remembered so that _split_generators can honour verification_mode="no_checks".
+        # datasets hands verification_mode only to this hook (not to _split_generators or the
+        # download manager): remembered so that "no_checks" also skips the sources' checksums.
         self._verification_mode = verification_mode
         super()._download_and_prepare(dl_manager, verification_mode, **kwargs)
 
     def _split_generators(self, dl_manager):
-        config = self.config
-        # A malformed recipe or a refused yt-dlp option is told before anything is downloaded.
-        recipe = read_recipe(config.recipe) if config.recipe and config.youtube else None
-        check_youtube_options(config.youtube_options or {})
-        calibration_tracks = check_calibration_size(config.calibration_tracks)
+        # Every user input is checked before the first request.
+        build = Build.from_config(self.config, self._cache_dir_root)  # datasets keeps the cache root nowhere public
+        download = dl_manager.download
         if getattr(dl_manager, "is_streaming", False):
             # streaming=True: the sources must be on disk all the same (checksums, parsing)
             # and the audio fetched under the quota now (signed URLs expire), so the build
             # runs as usual; only the Arrow cache is skipped.
-            dl_manager = datasets.DownloadManager(
+            download = datasets.DownloadManager(
                 dataset_name=self.dataset_name,
                 download_config=datasets.DownloadConfig(
                     cache_dir=os.path.join(self._cache_dir_root, "downloads"), token=self.token),
-            )
-        endpoints = resolve_endpoints({name: getattr(config, name) for name in ENDPOINT_FIELDS})
-        wanted = ("annotation", "train", "validation", "test", "folds")  # folds: artist ids
-        wanted += ("youtube_map",) if config.youtube else ()
-        urls = source_urls(endpoints, wanted)
-        build = Build(
-            work_dir=_work_dir(config.work_dir, self._cache_dir_root),
-            endpoints=endpoints,
-            quota=resolve_quota(config.quota_calls, config.quota_window),
-            workers=config.workers,
-            preview_workers=config.preview_workers,
-            youtube_workers=config.youtube_workers,
-            calibration_tracks=calibration_tracks,
-            retry=RetryPolicy.resolve(config.quota_patience, config.unreachable_after),
-            storage_root=pathlib.Path(self._cache_dir_root),
-        )
-        paths = build.download_sources(dl_manager.download, urls)
-        checks = getattr(self, "_verification_mode", None) != datasets.VerificationMode.NO_CHECKS  # unset: streaming
-        if checks:
-            digests = verify_sources(paths, urls, config.checksums)
-        else:
-            digests = {key: sha256_of(path) for key, path in paths.items()}
-        build.settings = build_settings(
-            config=config.name, sources_sha256=digests, split_scheme=config.split_scheme,
-            split_file_sha256=sha256_of(config.split_file) if config.split_file else None,
-            section_start=config.section_start, quota=build.quota, api_language=endpoints.api_language,
-            youtube=config.youtube, recipe_sha256=sha256_of(config.recipe) if recipe else None,
-            calibration_tracks=calibration_tracks)
-        sources = parse_sources(paths)
-        selected = select_tracks(sources.matrix, config.track_ids, config.max_tracks)
-        published = checks and not config.checksums
-        paper = config.split_scheme == "paper" and not config.split_file
-        if config.audio or len(selected) != len(sources.matrix.labels) or not published or not paper:
+            ).download
+        verify = getattr(self, "_verification_mode", None) != datasets.VerificationMode.NO_CHECKS
+        built = build.run(download, verify=verify)
+        if not built.card_sizes:
             # Audio configs leave out tracks without audio; trial builds, other source files
             # and other splits have other sizes: the card's sizes are the full metadata's.
             self.info.splits = None
-
-        youtube = None
-        if config.youtube:
-            youtube = YouTubeRecoverer(
-                endpoints, parse_youtube_map(read_source_text(paths["youtube_map"])),
-                cookies=config.youtube_cookies, section_start=config.section_start,
-                recipe=recipe, options=config.youtube_options,
-                cookies_from_browser=config.youtube_cookies_from_browser,
-            )
-        try:
-            with build.locked():
-                if config.data_dir and config.audio:
-                    import_existing(build.work_dir, config.data_dir, selected)
-                build.acquire(selected, audio=config.audio, youtube=youtube)
-        finally:
-            if youtube is not None:
-                youtube.close()
-        split_of = build.split_assignment(config.split_scheme, sources, selected,
-                                          folds_path=paths["folds"], split_file=config.split_file)
-        build.report_splits(split_of, audio=config.audio, youtube=config.youtube)
-        if config.audio:
-            selected = build.with_audio(selected, youtube=config.youtube)
-
         return [
-            datasets.SplitGenerator(
-                name=split,
-                gen_kwargs={
-                    "tracks": [(t, sources.matrix.labels[t]) for t in ids],
-                    "work_dir": str(build.work_dir),
-                },
-            )
-            for split, ids in group_by_split(selected, split_of).items()
-            if ids  # a split may have no track (with audio): datasets cannot load an empty one
+            datasets.SplitGenerator(name=split, gen_kwargs={"tracks": tracks, "work_dir": str(built.work_dir)})
+            for split, tracks in built.splits.items()  # a split without tracks is left out: datasets cannot load one
         ]
 
     def _generate_examples(self, tracks, work_dir):
-        with Manifest(pathlib.Path(work_dir) / MANIFEST_NAME, readonly=True) as manifest:
+        with Manifest(WorkDir(pathlib.Path(work_dir)).manifest, readonly=True) as manifest:
             rows = {row.track_id: row for row in manifest.rows(t for t, _ in tracks)}
         for track_id, labels in tracks:
             row = rows.get(track_id)
@@ -289,8 +218,3 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
             if example is not None:
                 yield track_id, example
 
-
-def _work_dir(configured, cache_dir_root):
-    if configured:
-        return pathlib.Path(os.path.expanduser(configured))
-    return pathlib.Path(cache_dir_root) / WORK_DIR_NAME

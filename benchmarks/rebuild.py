@@ -7,7 +7,15 @@ preview (as measured on the real service), mostly the ones the YouTube id map
 covers. The build runs in a child process (`load_dataset`, as a user runs it) so
 its peak RSS is its own. Prints JSON.
 
-    python benchmarks/rebuild.py --tracks 2000
+    python benchmarks/rebuild.py --tracks 2000                  # no YouTube limits, a budget that does not bind
+    python benchmarks/rebuild.py --tracks 2000 --youtube-limits --hour 36
+                                 # YouTube's limits on, its hour 100x shorter, the default budget at that scale
+    python benchmarks/rebuild.py --tracks 2000 --youtube-limits --hour 36 --budget-over-allowed 2
+
+YouTube's figures: the videos (watch pages) and searches the build spent, by source and
+for the calibration, per recovered clip and per YouTube track; the floor its budget sets
+(what it spent over what the budget allows) beside the Deezer quota's, and with the limits
+on, the floor the local web's own limits set and what YouTube refused.
 """
 
 from __future__ import annotations
@@ -26,16 +34,20 @@ import time
 from pathlib import Path
 
 from common import LATENCY, rebuild_scenario, requests_per_service, save_manifest
-from deezer_tags.testing import LocalWeb
+from deezer_tags import defaults
+from deezer_tags.testing import LocalWeb, YouTubeLimits
+from deezer_tags.youtube.budget import parse_budget
 
 CHILD = """
 import sys, datasets
 calibration = None if sys.argv[5] == "default" else int(sys.argv[5])
 d = datasets.load_dataset(sys.argv[1], "full", cache_dir=sys.argv[2], trust_remote_code=True,
                           max_tracks=int(sys.argv[3]), youtube_workers=int(sys.argv[4]),
-                          calibration_tracks=calibration)
+                          calibration_tracks=calibration, youtube_budget=sys.argv[6])
 print(sum(len(s) for s in d.values()))
 """
+UNBINDING_BUDGET = "1000000/3600"
+PAGE = re.compile(r"^/youtube/(watch|results|music/search)$")
 MEDIA = re.compile(r"^/media/videoplayback/id/([A-Za-z0-9_-]{11})/itag/(\d+)$")
 SECTION_SECONDS = 30.0
 
@@ -49,7 +61,17 @@ def main() -> None:
     parser.add_argument("--keep", help="build into this folder and keep it (default: a temp dir)")
     parser.add_argument("--save-manifest", metavar="FILE",
                         help="copy the finished build's manifest here (a reference for reliability.py)")
-    parser.add_argument("--youtube-workers", type=int, default=6, help="the builder's default is 6")
+    parser.add_argument("--youtube-workers", type=int, default=defaults.YOUTUBE_WORKERS,
+                        help=f"the builder's default is {defaults.YOUTUBE_WORKERS}")
+    parser.add_argument("--youtube-limits", action="store_true",
+                        help="the local web plays YouTube's limits (300 videos a session and 1,000 pages an "
+                             "address per hour, a 2 h bot check), its hour lasting --hour seconds")
+    parser.add_argument("--hour", type=float, default=3600.0, help="YouTube's hour, scaled (seconds)")
+    parser.add_argument("--address-pages", type=int, default=1000, help="the address's pages an hour")
+    parser.add_argument("--youtube-budget", help="the build's budget (default: 250 per --hour with the limits "
+                                                 f"on, else {UNBINDING_BUDGET}, which does not bind)")
+    parser.add_argument("--budget-over-allowed", type=float,
+                        help="set the budget to this many times what the local web's session limits allow")
     parser.add_argument("--calibration-tracks", default="default",
                         help="the builder's calibration sample (default: its default, 1 %% of the tracks "
                              "with a preview, at least 200; 0: none)")
@@ -61,17 +83,27 @@ def main() -> None:
     scenario = rebuild_scenario()
     api_latency = {**LATENCY, "/deezer/": latency}
     cache_dir = args.keep or tempfile.mkdtemp(prefix="bench-rebuild-")
-    with LocalWeb(scenario, quota=args.quota, window=args.window, latency=api_latency) as web:
+    limits = (YouTubeLimits(hour=args.hour, address_pages=args.address_pages)
+              if args.youtube_limits else None)
+    sessions = args.youtube_workers + 2  # the builder's: a session per YouTube worker and calibration slot
+    allowed = sessions * limits.session_videos if limits else None  # videos per hour the sessions may resolve
+    if args.budget_over_allowed:
+        budget = f"{round(args.budget_over_allowed * allowed)}/{args.hour:g}"
+    else:
+        budget = args.youtube_budget or (f"250/{args.hour:g}" if limits else UNBINDING_BUDGET)
+    with LocalWeb(scenario, quota=args.quota, window=args.window, latency=api_latency, youtube_limits=limits) as web:
         env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{args.quota}/{args.window}"}
         started = time.monotonic()
         child = subprocess.run(
             [sys.executable, "-c", CHILD, deezer_contextual_tags.__file__, cache_dir, str(args.tracks),
-             str(args.youtube_workers), str(args.calibration_tracks)],
+             str(args.youtube_workers), str(args.calibration_tracks), budget],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True,
         )
         wall = time.monotonic() - started
         log = list(web.requests)
         quota_rejections, max_in_window = web.quota_rejections, web.max_api_calls_in_window()
+        refusals = {"try_again_later": web.try_again_later_answers, "bot_check": web.bot_check_answers,
+                    "sessions": web.youtube_sessions}
 
     report = json.loads((Path(cache_dir) / "deezer_tags" / "build_report.json").read_text())
     manifest = Path(cache_dir) / "deezer_tags" / "manifest.sqlite"
@@ -79,6 +111,7 @@ def main() -> None:
         save_manifest(manifest, Path(args.save_manifest))
     sections = youtube_sections(manifest)
     calibrated = calibrated_tracks(manifest)
+    spending = youtube_spending(manifest)
     if not args.keep:
         shutil.rmtree(cache_dir, ignore_errors=True)  # a full-scale build is ~20 GB of clips
     api = [r.started for r in log if r.path.startswith("/deezer/")]
@@ -86,6 +119,9 @@ def main() -> None:
     media = media_figures(web, log, sections)
     recovered = report["audio"]["with_audio"]["youtube"]
     ceiling = args.quota / args.window
+    quota_floor = args.tracks / ceiling
+    youtube = youtube_figures(log, spending, parse_budget(budget), recovered, limits, allowed)
+    larger_floor = max(quota_floor, youtube["budget_floor_s"])
     figures = {
         "tracks": args.tracks,
         "youtube_workers": args.youtube_workers,
@@ -98,6 +134,12 @@ def main() -> None:
         "wall_s": round(wall, 1),
         "quota_floor_s": round(args.tracks / ceiling, 1),
         "wall_over_floor": round(wall / (args.tracks / ceiling), 3),
+        "youtube_budget": budget,
+        "youtube": youtube,
+        "wall_over_larger_floor": round(wall / larger_floor, 3),
+        **({"youtube_refusals": refusals,
+            "wall_over_local_web_floor": round(wall / max(quota_floor, youtube["local_web_floor_s"]), 3)}
+           if limits else {}),
         "first_clip_s": round(first_clip - started, 2),
         "timeline_s": timeline(log, sections, started),
         "audio": report["audio"],
@@ -109,6 +151,59 @@ def main() -> None:
         "builder_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
     print(json.dumps(figures, indent=2))
+
+
+def youtube_spending(manifest: Path) -> dict:
+    """What the evidence says the YouTube work spent: per source, the searches asked and the
+    videos resolved, for the dataset's YouTube tracks and for the calibration apart."""
+    def add(into: dict, evidence: dict | None) -> None:
+        if not evidence:
+            return
+        into["tracks"] += 1
+        for source in evidence.get("queries") or {}:
+            into["searches"][source] = into["searches"].get(source, 0) + 1
+        for candidate in evidence.get("candidates") or []:
+            resolved = candidate.get("resolved") or 0
+            if resolved:
+                source = candidate.get("source")
+                into["videos"][source] = into["videos"].get(source, 0) + resolved
+
+    dataset = {"tracks": 0, "searches": {}, "videos": {}}
+    calibration = {"tracks": 0, "searches": {}, "videos": {}}
+    with sqlite3.connect(f"file:{manifest}?mode=ro", uri=True) as db:
+        for (evidence,) in db.execute("SELECT match_evidence FROM tracks WHERE preview_status = 'none' "
+                                      "AND youtube_status IN ('ok', 'none', 'failed')"):
+            add(dataset, json.loads(evidence) if evidence else None)
+        for (evidence,) in db.execute("SELECT evidence FROM calibration"):
+            add(calibration, json.loads(evidence) if evidence else None)
+    return {"dataset": dataset, "calibration": calibration}
+
+
+def youtube_figures(log: list, spending: dict, budget, recovered: int, limits, allowed: int | None) -> dict:
+    """The YouTube pages the build asked for (the local web's log), what they were spent on
+    (the evidence), and the floors: what was spent over what the budget allows, and over what
+    the local web's limits allow."""
+    pages = [m.group(1) for r in log if (m := PAGE.match(r.path))]
+    videos, searches = pages.count("watch"), len(pages) - pages.count("watch")
+    dataset, calibration = spending["dataset"], spending["calibration"]
+    spent_on_calibration = sum(calibration["videos"].values()) + sum(calibration["searches"].values())
+    spent_in_all = sum(dataset["videos"].values()) + sum(dataset["searches"].values()) + spent_on_calibration
+    figures = {
+        "videos": videos,
+        "searches": searches,
+        "youtube_tracks": dataset["tracks"],
+        "recovered_clips": recovered,
+        "videos_by_source": dataset["videos"],
+        "searches_by_source": dataset["searches"],
+        "video_resolutions_per_recovered_clip": round(sum(dataset["videos"].values()) / max(recovered, 1), 3),
+        "searches_per_youtube_track": round(sum(dataset["searches"].values()) / max(dataset["tracks"], 1), 3),
+        "calibration": calibration,
+        "calibration_share_of_spending": round(spent_on_calibration / max(spent_in_all, 1), 4),
+        "budget_floor_s": round(budget.window * max(videos / budget.videos, searches / budget.searches), 1),
+    }
+    if limits is not None:
+        figures["local_web_floor_s"] = round(limits.hour * max(videos / allowed, len(pages) / limits.address_pages), 1)
+    return figures
 
 
 def calibration_figures(report: dict, wall: float, floor: float, calibrated: int) -> dict:

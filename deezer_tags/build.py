@@ -1,200 +1,67 @@
-"""One build, as the loading script drives it: sources in, tracks resolved, rows out.
+"""One build: planned from a builder config, run from its download function, split.
 
-The loading script downloads through `dl_manager` (so `datasets` caches and
-counts the files) and hands the local paths here; everything after that is the
-engine's: checksums, parsing, track selection, the Deezer calls, the manifest.
+``Build.from_config`` reads and checks everything the user gave before any request
+(``inputs``); ``Build.run`` downloads the published files through the ``datasets`` download
+manager (so ``datasets`` caches and counts them), verifies and parses them, fetches what the
+manifest lacks (``acquire``: the pipeline), assigns the splits and says which tracks each
+split gets. The loading script only calls these two.
 """
 
 from __future__ import annotations
 
-import csv
 import errno
-import hashlib
-import io
-import json
 import logging
 import os
 import socket
 import sqlite3
 import time
-from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
+from deezer_tags import buildreport, defaults
 from deezer_tags.calibration import FINAL as CALIBRATED
 from deezer_tags.calibration import (
-    CalibrationRun, Calibrator, Speculation, calibration_table, sampled_outcomes, summarize,
+    CalibrationRun, CalibrationScheduler, Calibrator, calibration_table, sampled_outcomes, summarize,
 )
 from deezer_tags.deezer import DeezerClient, RetryPolicy
 from deezer_tags.errors import (
-    BadTrackSelectionError, BuildLockedError, BuildStoppedError, ChecksumMismatchError, MalformedSourceError,
-    NetworkUnreachableError,
-    cause_chain, storage_error,
+    BadTrackSelectionError, BuildLockedError, BuildStoppedError, NetworkUnreachableError, cause_chain, storage_error,
 )
-from deezer_tags.manifest import (
-    FAILED, MANIFEST_NAME, NO_DATA, OK, PREVIEW, YOUTUBE, Manifest, TrackRow, chosen_candidate, found_by,
-    metadata_counts,
-)
-from deezer_tags.matrix import TagMatrix, parse_split_file, parse_tag_matrix
-from deezer_tags.pipeline import Pipeline, PipelineOptions, RunCounts
 from deezer_tags.ffmpeg import ffmpeg_exe
+from deezer_tags.importer import import_existing
+from deezer_tags.inputs import UserInputs, read_user_inputs, select_tracks, split_of_every_track
+from deezer_tags.manifest import NO_DATA, OK, PENDING, Manifest, TrackRow, metadata_counts
+from deezer_tags.pipeline import Pipeline, PipelineOptions, RunCounts
 from deezer_tags.previews import PreviewDownloader
-from deezer_tags.provenance import summarize_runs, tool_versions
-from deezer_tags.sources import PINNED_SHA256, Endpoints, Quota
-from deezer_tags.splits import SPLITS, artist_assignment, merge_artists, paper_assignment, parse_folds
-from deezer_tags.youtube import YouTubeRecoverer
+from deezer_tags.provenance import build_settings, summarize_runs, tool_versions
+from deezer_tags.published import Sources, parse_sources, read_source_text, sha256_of, source_urls, verify_sources
+from deezer_tags.sources import ENDPOINT_FIELDS, Endpoints, Quota, resolve_endpoints, resolve_quota
+from deezer_tags.splits import artist_assignment, group_by_split, merge_artists, parse_folds
+from deezer_tags.workdir import WorkDir, csv_text, write_atomically
+from deezer_tags.youtube import Pace, YouTubeRecoverer, parse_youtube_map
+from deezer_tags.youtube.budget import DEFAULT_PATIENCE_HOURS, Budget, resolve_budget
+from deezer_tags.youtube.progress import INFO_KEY as YOUTUBE_PROGRESS, pace_state_of
 
 log = logging.getLogger("deezer_tags")
 
-# The work dir (manifest, reports) under the datasets cache dir; not the name datasets
-# uses for its own Arrow cache of this script (deezer_contextual_tags/).
-WORK_DIR_NAME = "deezer_tags"
-REPORT_NAME = "build_report.json"
-SPLITS_NAME = "splits.csv"
-FAILED_NAME = "failed_tracks.csv"
-CALIBRATION_NAME = "calibration.csv"
-
-SOURCE_TITLES = {
-    "annotation": "the tag matrix (Zenodo Context_tags_dataset.csv)",
-    "train": "the paper's train split file",
-    "validation": "the paper's validation split file",
-    "test": "the paper's test split file",
-    "folds": "the paper's folds file (artist ids)",
-    "youtube_map": "the YouTube id map (id_to_url.json)",
-}
-
-
-def source_urls(endpoints: Endpoints, keys: Sequence[str]) -> dict[str, str]:
-    """The URL of each wanted source file."""
-    urls = {"annotation": endpoints.zenodo_url, "youtube_map": endpoints.youtube_map_url}
-    return {key: urls[key] if key in urls else endpoints.split_file_url(key) for key in keys}
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify_sources(paths: Mapping[str, str], urls: Mapping[str, str],
-                   overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Each downloaded file must have its pinned sha256 (or the one `overrides` gives);
-    returns the digests, by key."""
-    expected_of = {**PINNED_SHA256, **(overrides or {})}
-    digests = {}
-    for key, path in paths.items():
-        expected = expected_of[key]
-        actual = digests[key] = sha256_of(path)
-        if actual != expected:
-            raise ChecksumMismatchError(
-                f"{SOURCE_TITLES[key]} from {urls[key]} has sha256 {actual}, expected {expected}: "
-                "if the server sent a broken file, build again with download_mode='force_redownload' "
-                "(deezer-tags build --force-redownload); "
-                "if you chose other files on purpose, pass verification_mode='no_checks' to load_dataset "
-                f"(or checksums={{'{key}': '<sha256>'}} in the config)"
-            )
-    return digests
+SOURCE_KEYS = ("annotation", "train", "validation", "test", "folds")  # folds: artist ids
 
 
 @dataclass(frozen=True)
-class Sources:
-    matrix: TagMatrix
-    split_of: dict[int, str]  # the paper's assignment; absent = unassigned
+class Built:
+    """What a build hands the loading script: each split's (track id, labels), the work dir
+    the examples are read from, and whether the split sizes are the card's (the published
+    files, the paper's split, every track, no audio filter)."""
 
-
-def parse_sources(paths: Mapping[str, str]) -> Sources:
-    matrix = parse_tag_matrix(read_source_text(paths["annotation"]), "the tag matrix")
-    split_ids = {
-        split: parse_split_file(read_source_text(paths[split]), SOURCE_TITLES[split], matrix)
-        for split in ("train", "validation", "test")
-    }
-    return Sources(matrix=matrix, split_of=paper_assignment(split_ids))
-
-
-def read_source_text(path: str | os.PathLike) -> str:
-    """A downloaded source file as text (UTF-8, with or without a byte-order mark)."""
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            return handle.read()
-    except UnicodeDecodeError as error:
-        raise MalformedSourceError(
-            f"the source file {os.fspath(path)} is not UTF-8 text (byte {error.start} is {error.object[error.start]:#04x}); "
-            "download it again with download_mode='force_redownload', or, if you chose it on purpose, save it as UTF-8"
-        ) from None
-
-
-def select_tracks(matrix: TagMatrix, track_ids: Sequence[int] | str | os.PathLike | None = None,
-                  max_tracks: int | None = None) -> list[int]:
-    """The tracks a build covers: all, a given list (or file of ids), and/or the first N."""
-    if track_ids is None:
-        selected = matrix.ids
-    else:
-        if isinstance(track_ids, (str, os.PathLike)):
-            track_ids = _read_id_file(Path(track_ids))
-        selected = list(dict.fromkeys(_as_id(t) for t in track_ids))
-        unknown = [t for t in selected if t not in matrix.labels]
-        if unknown:
-            raise BadTrackSelectionError(
-                f"{len(unknown)} of the requested track_ids are not in the tag matrix "
-                f"(e.g. {', '.join(map(str, unknown[:5]))}); remove them from track_ids"
-            )
-    if max_tracks is not None:
-        if max_tracks < 1:
-            raise BadTrackSelectionError(f"max_tracks={max_tracks}: give a positive number of tracks")
-        selected = selected[:max_tracks]
-    return selected
-
-
-def read_split_file(path: str | os.PathLike, track_ids: Sequence[int]) -> dict[int, str]:
-    """A user's own split: a CSV with `track_id` and `split` columns covering every built track."""
-    try:
-        rows = list(csv.DictReader(io.StringIO(read_source_text(str(path)))))
-    except OSError as error:
-        raise BadTrackSelectionError(f"cannot read the split_file {path}: {error.strerror}") from None
-    if not rows or not {"track_id", "split"} <= set(rows[0]):
-        raise BadTrackSelectionError(f"split_file {path} needs a header with track_id and split columns")
-    assignment: dict[int, str] = {}
-    for line_no, row in enumerate(rows, start=2):
-        if row["split"] not in SPLITS:
-            raise BadTrackSelectionError(
-                f"split_file {path} line {line_no}: split {row['split']!r} is not one of {', '.join(SPLITS)}")
-        assignment[_as_id(row["track_id"])] = row["split"]
-    missing = [t for t in track_ids if t not in assignment]
-    if missing:
-        raise BadTrackSelectionError(
-            f"split_file {path} has no split for {len(missing)} tracks (e.g. {', '.join(map(str, missing[:5]))}); "
-            "add them, or leave them out of the build with track_ids")
-    return {t: assignment[t] for t in track_ids}
-
-
-def _as_id(value: object) -> int:
-    try:
-        track_id = int(str(value).strip())
-    except ValueError:
-        track_id = 0
-    if track_id <= 0:
-        raise BadTrackSelectionError(f"track_ids holds {value!r}, which is not a positive integer track id")
-    return track_id
-
-
-def _read_id_file(path: Path) -> list[str]:
-    """Ids separated by newlines, commas or spaces; a `song_id` header and # comments are skipped."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise BadTrackSelectionError(f"cannot read the track_ids file {path}: {error.strerror}") from None
-    tokens = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0]
-        tokens += [t for t in line.replace(",", " ").split() if t != "song_id"]
-    return tokens
+    splits: dict[str, list[tuple[int, list[int]]]]
+    work_dir: Path
+    card_sizes: bool
 
 
 @dataclass
@@ -204,36 +71,149 @@ class Build:
     work_dir: Path
     endpoints: Endpoints = field(default_factory=Endpoints)
     quota: Quota = field(default_factory=Quota)
-    workers: int = 16           # Deezer calls in flight
-    preview_workers: int = 8
-    # Each waits on YouTube (pages, manifest, media: ~1 s a clip) and runs an ffmpeg: at the
-    # real quota 2 kept the build at 1.86 x the quota floor on 2 cores, 4 at 1.08 x; with the
-    # calibration beside the build (200 tracks in 2,000) 4 gave 1.15-1.22 x, 6 gave 1.09-1.15 x.
-    youtube_workers: int = 6
+    workers: int = defaults.API_WORKERS
+    preview_workers: int = defaults.PREVIEW_WORKERS
+    youtube_workers: int = defaults.YOUTUBE_WORKERS
     progress: bool = True
     # The calibration of the YouTube path (deezer_tags.calibration): None, the default sample
     # (1 % of the tracks with a preview, at least 200); 0, none.
     calibration_tracks: int | None = None
     calibration_seed: int = 0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # YouTube's budget (youtube.budget), the hours of bot checks before the run stops, and
+    # this run's cap on YouTube work (None: until every YouTube track is settled).
+    youtube_budget: Budget = field(default_factory=resolve_budget)
+    youtube_patience: float | None = None   # seconds; None: the default
+    youtube_seconds: float | None = None
     # The dir a user chose for the build (the datasets cache dir), named when its disk
     # is full or read-only; default: the work dir's parent.
     storage_root: Path | None = None
-    # What shapes the data, for the report's provenance: the config's name, the sources'
-    # sha256, the split scheme, the section rule, the match rules, the quota (see
-    # deezer_tags.provenance). The loading script fills it in.
+    # What shapes the data, for the report's provenance (see deezer_tags.provenance).
     settings: dict = field(default_factory=dict)
+    config: Any = None          # the builder config, when planned from one
+    inputs: UserInputs | None = None
+
+    def __post_init__(self) -> None:
+        self.work_dir = Path(self.work_dir)
+        self.layout = WorkDir(self.work_dir)
+
+    @classmethod
+    def from_config(cls, config: Any, cache_root: str | os.PathLike) -> Build:
+        """A build of the loading script's ``config``, every user input checked first."""
+        inputs = read_user_inputs(config)
+        endpoints = resolve_endpoints({name: getattr(config, name) for name in ENDPOINT_FIELDS})
+        work_dir = WorkDir.of(cache_root, config.work_dir)
+        return cls(
+            work_dir=work_dir.root, endpoints=endpoints,
+            quota=resolve_quota(config.quota_calls, config.quota_window),
+            workers=config.workers, preview_workers=config.preview_workers, youtube_workers=config.youtube_workers,
+            calibration_tracks=inputs.calibration_tracks,
+            retry=RetryPolicy.resolve(config.quota_patience, config.unreachable_after),
+            youtube_budget=inputs.youtube_budget, youtube_patience=inputs.youtube_patience,
+            youtube_seconds=inputs.youtube_seconds,
+            storage_root=Path(cache_root), config=config, inputs=inputs,
+        )
 
     @property
     def manifest_path(self) -> Path:
-        return self.work_dir / MANIFEST_NAME
+        return self.layout.manifest
+
+    # -- the whole build, as the loading script runs it ------------------------------------------
+
+    def run(self, download: Callable[[dict[str, str]], dict[str, str]], *, verify: bool = True) -> Built:
+        """Download, verify and parse the sources; fetch what the manifest lacks; split.
+        ``download``: the datasets download manager's. ``verify`` False: no checksums
+        (verification_mode="no_checks")."""
+        config, inputs = self.config, self.inputs
+        urls = source_urls(self.endpoints, SOURCE_KEYS + (("youtube_map",) if config.youtube else ()))
+        paths = self.download_sources(download, urls)
+        digests = (verify_sources(paths, urls, config.checksums) if verify
+                   else {key: sha256_of(path) for key, path in paths.items()})
+        self.settings = build_settings(
+            config=config.name, sources_sha256=digests, split_scheme=config.split_scheme,
+            split_file_sha256=sha256_of(config.split_file) if config.split_file else None,
+            section_start=config.section_start, quota=self.quota, api_language=self.endpoints.api_language,
+            youtube=config.youtube, recipe_sha256=sha256_of(config.recipe) if inputs.recipe else None,
+            calibration_tracks=self.calibration_tracks)
+        sources = parse_sources(paths)
+        selected = select_tracks(sources.matrix, inputs.track_ids, config.max_tracks)
+        paper = config.split_scheme == "paper" and not config.split_file
+        card_sizes = (not config.audio and len(selected) == len(sources.matrix.labels) and verify
+                      and not config.checksums and paper)
+        writing = self._gather(selected, paths)
+        split_of = self.split_assignment(config.split_scheme, sources, selected, folds_path=paths["folds"],
+                                         split_file=inputs.split_file, write=writing)
+        if writing:
+            self.report_splits(split_of, audio=config.audio, youtube=config.youtube)
+        if config.audio:
+            selected = self.with_audio(selected, youtube=config.youtube)
+        return Built(
+            splits={split: [(t, sources.matrix.labels[t]) for t in ids]
+                    for split, ids in group_by_split(selected, split_of).items() if ids},
+            work_dir=self.work_dir, card_sizes=card_sizes)
+
+    def _gather(self, selected: Sequence[int], paths: Mapping[str, str]) -> bool:
+        """Fetch what the manifest lacks for ``selected``, holding the work dir's lock; False
+        when another build holds it and the manifest already has all this config needs (a
+        `previews` or `metadata` build while a `full` one is on YouTube): the examples are
+        then read as they are, and the other build's reports left alone."""
+        try:
+            with self.locked():
+                self._fetch(selected, paths)
+        except BuildLockedError:
+            if self.config.youtube or not self.complete_for(selected, audio=self.config.audio):
+                raise
+            log.info("another build holds %s; this config's data is complete there, so it is read as it is",
+                     self.work_dir)
+            return False
+        return True
+
+    def _fetch(self, selected: Sequence[int], paths: Mapping[str, str]) -> None:
+        config = self.config
+        youtube = self.recoverer(parse_youtube_map(read_source_text(paths["youtube_map"]))) if config.youtube else None
+        try:
+            if config.data_dir and config.audio:
+                import_existing(self.work_dir, config.data_dir, selected)
+            self.acquire(selected, audio=config.audio, youtube=youtube)
+        finally:
+            if youtube is not None:
+                youtube.close()
+
+    def recoverer(self, youtube_map: Mapping[int, dict]) -> YouTubeRecoverer:
+        """The YouTube recoverer of this build, paced by its budget from where the last run left it."""
+        config, inputs = self.config, self.inputs
+        state = None
+        if self.manifest_path.exists():
+            with suppress(sqlite3.Error), Manifest(self.manifest_path, readonly=True) as manifest:
+                state = pace_state_of(manifest.info(YOUTUBE_PROGRESS))
+        patience = self.youtube_patience if self.youtube_patience is not None else DEFAULT_PATIENCE_HOURS * 3600
+        deadline = time.monotonic() + self.youtube_seconds if self.youtube_seconds else None
+        pace = Pace(self.youtube_budget, patience=patience, deadline=deadline, state=state)
+        return YouTubeRecoverer(
+            self.endpoints, youtube_map, cookies=config.youtube_cookies, section_start=config.section_start,
+            recipe=inputs.recipe, options=config.youtube_options,
+            cookies_from_browser=config.youtube_cookies_from_browser, pace=pace,
+            sessions=self.youtube_workers + 2)
+
+    def complete_for(self, track_ids: Sequence[int], *, audio: bool) -> bool:
+        """The manifest has a settled outcome for every track of ``track_ids``: its metadata
+        (and, with ``audio``, its preview), as a build leaves them once its calls end."""
+        if not self.manifest_path.exists():
+            return False
+        with Manifest(self.manifest_path, readonly=True) as manifest:
+            rows = list(manifest.rows(track_ids))
+        return len(rows) == len(track_ids) and all(
+            r.meta_status != PENDING and (not audio or r.meta_status != OK or r.preview_status != PENDING)
+            for r in rows)
+
+    # -- the parts -------------------------------------------------------------------------------
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """One build per work dir at a time; a second one is refused, not interleaved."""
         with self.disk_errors():
             self.work_dir.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.work_dir / "build.lock"))
+            lock = FileLock(str(self.layout.lock))
             try:
                 lock.acquire(timeout=0)
             except Timeout:
@@ -275,8 +255,9 @@ class Build:
                 youtube: YouTubeRecoverer | None = None) -> RunCounts:
         """Fetch what the manifest lacks for `track_ids` (metadata, and audio when asked
         for, with YouTube as the fallback when given); returns this run's counts.
-        Raises BuildStoppedError (no network, quota spent for long) or a disk's UserError;
-        every outcome that arrived before is in the manifest."""
+        Raises BuildStoppedError (no network, quota spent for long, YouTube's bot check for
+        longer than youtube_patience) or a disk's UserError; every outcome that arrived
+        before is in the manifest."""
         client = DeezerClient(self.endpoints.api_url, self.quota, pool_size=self.workers, retry=self.retry,
                               language=self.endpoints.api_language)
         options = PipelineOptions(api_workers=self.workers, preview_workers=self.preview_workers,
@@ -286,13 +267,13 @@ class Build:
         try:
             with self.disk_errors(), Manifest(self.manifest_path) as manifest:
                 run_id = manifest.start_run(self.settings.get("config") or "", len(track_ids))
-                calibrator = calibration = None
+                calibration = None
                 if audio and youtube is not None and self.calibration_tracks != 0:
+                    done = [t for t, o in manifest.calibration(track_ids).items() if o.status in CALIBRATED]
                     calibrator = Calibrator(manifest, youtube, self.work_dir, workers=self.youtube_workers,
                                             progress=self.progress)
-                    done = [t for t, o in manifest.calibration(track_ids).items() if o.status in CALIBRATED]
-                    calibration = (Speculation(track_ids, self.calibration_tracks, self.calibration_seed, done),
-                                   calibrator)
+                    calibration = CalibrationScheduler(calibrator, track_ids, self.calibration_tracks,
+                                                       self.calibration_seed, done)
                 pipeline = Pipeline(
                     manifest, client, self.work_dir, preview_allowed=self.endpoints.is_preview_url,
                     previews=PreviewDownloader(self.endpoints.is_preview_url, pool_size=self.preview_workers),
@@ -304,13 +285,15 @@ class Build:
                     with suppress(OSError, sqlite3.Error):  # the stop's own sentence matters more
                         manifest.finish_run(run_id, "stopped")
                     raise stopped.with_kept(self.tracks_fetched(manifest, track_ids)) from None
-                # What the calibration beside the build missed (a sample not yet known then).
+                if youtube is not None and youtube.pace.gave_up is not None:
+                    manifest.finish_run(run_id, "stopped")
+                    raise youtube.pace.gave_up.with_kept(self.tracks_fetched(manifest, track_ids))
                 calibrated = None
-                if calibrator is not None and counts.youtube_blocked is None:
-                    calibrated = calibrator.run(track_ids, self.calibration_tracks, self.calibration_seed)
+                if calibration is not None and counts.youtube_blocked is None:
+                    calibrated = calibration.after_build(track_ids)
                 manifest.finish_run(run_id, "complete")
                 self._write_report(manifest, track_ids, counts, client, time.monotonic() - started,
-                                   audio=audio, youtube=youtube is not None, calibrating=calibrator is not None,
+                                   audio=audio, youtube=youtube, calibrating=calibration is not None,
                                    calibrated=calibrated)
         finally:
             client.close()  # calls still retrying in other threads stop now
@@ -331,56 +314,45 @@ class Build:
         return counts[OK] + counts[NO_DATA]
 
     def split_assignment(self, scheme: str, sources: Sources, track_ids: Sequence[int],
-                         folds_path: str | None = None, split_file: str | None = None) -> dict[int, str]:
-        """Each track's split under `scheme` ("paper" or "artist"), or as `split_file` says;
-        written to splits.csv (track_id, artist_id, split) beside the manifest."""
+                         folds_path: str | None = None, split_file: Mapping[int, str] | None = None,
+                         *, write: bool = True) -> dict[int, str]:
+        """Each track's split under `scheme` ("paper" or "artist"), or as the user's split file
+        says; written to splits.csv (track_id, artist_id, split) beside the manifest."""
         with Manifest(self.manifest_path, readonly=True) as manifest:
             deezer_artist = {r.track_id: (r.metadata or {}).get("artist_id") for r in manifest.rows(track_ids)}
-        folds = parse_folds(read_source_text(folds_path), SOURCE_TITLES["folds"]) if folds_path else {}
+        folds = parse_folds(read_source_text(folds_path), "the paper's folds file (artist ids)") if folds_path else {}
         artist_of = merge_artists(folds, deezer_artist)
-        if split_file:
-            assignment = read_split_file(split_file, track_ids)
+        if split_file is not None:
+            assignment = split_of_every_track(split_file, track_ids, getattr(self.config, "split_file", ""))
         elif scheme == "artist":
             assignment = artist_assignment(track_ids, sources.split_of, artist_of)
         elif scheme == "paper":
             assignment = {t: sources.split_of.get(t, "unassigned") for t in track_ids}
         else:
             raise BadTrackSelectionError(f"split_scheme={scheme!r}: choose 'paper' or 'artist'")
-        rows = [("track_id", "artist_id", "split")]
-        rows += [(t, artist_of.get(t) or "", assignment[t]) for t in track_ids]
-        with self.disk_errors():
-            _write_atomically(self.work_dir / SPLITS_NAME, _csv_text(rows))
+        if write:
+            rows = [("track_id", "artist_id", "split")]
+            rows += [(t, artist_of.get(t) or "", assignment[t]) for t in track_ids]
+            with self.disk_errors():
+                write_atomically(self.layout.splits, csv_text(rows))
         return assignment
 
     def report_splits(self, split_of: Mapping[int, str], *, audio: bool, youtube: bool) -> None:
         """Add the counts per split (tracks, and with audio per source) to build_report.json."""
-        path = self.work_dir / REPORT_NAME
         with Manifest(self.manifest_path, readonly=True) as manifest:
             rows = {row.track_id: row for row in manifest.rows(split_of)}
-        splits: dict[str, dict] = {}
-        for track_id, split in split_of.items():
-            entry = splits.setdefault(split, {"tracks": 0, **({"with_audio": Counter()} if audio else {})})
-            entry["tracks"] += 1
-            row = rows.get(track_id)
-            if audio and row is not None and _has_audio(row, youtube):
-                entry["with_audio"][row.audio_source] += 1
         with self.disk_errors():
-            report = json.loads(path.read_text(encoding="utf-8"))
-            report["splits"] = {name: {**e, **({"with_audio": dict(e["with_audio"])} if audio else {})}
-                                for name, e in sorted(splits.items())}
-            _write_atomically(path, json.dumps(report, indent=2) + "\n")
+            buildreport.add_splits(self.layout, buildreport.split_counts(split_of, rows, audio=audio, youtube=youtube))
 
     def with_audio(self, track_ids: Sequence[int], *, youtube: bool) -> list[int]:
         """The tracks of `track_ids`, in order, that have a clip for a config (with or without YouTube)."""
         with Manifest(self.manifest_path, readonly=True) as manifest:
-            return [row.track_id for row in manifest.rows(track_ids) if _has_audio(row, youtube)]
+            return [row.track_id for row in manifest.rows(track_ids) if buildreport.has_audio(row, youtube)]
 
     def _write_report(self, manifest: Manifest, track_ids: Sequence[int], counts: RunCounts,
-                      client: DeezerClient, seconds: float, *, audio: bool, youtube: bool,
+                      client: DeezerClient, seconds: float, *, audio: bool, youtube: YouTubeRecoverer | None,
                       calibrating: bool = False, calibrated: CalibrationRun | None = None) -> None:
-        """build_report.json (totals), failed_tracks.csv (every track left without what this
-        config wants, and why) and, when the build calibrated, calibration.csv."""
-        rows = list(manifest.rows(track_ids))
+        rows: list[TrackRow] = list(manifest.rows(track_ids))
         report: dict = {
             "tracks": len(track_ids),
             "provenance": {
@@ -388,25 +360,23 @@ class Build:
                 "versions": tool_versions(ffmpeg_exe() if youtube else None),
                 **self.settings,
             },
-            "metadata": metadata_counts(rows),
+            **buildreport.totals(rows, audio=audio, youtube=youtube is not None),
             "this_run": {
                 "calls": client.calls_made, "quota_answers": client.quota_answers,
                 "seconds": round(seconds, 2), "deezer": counts.calls,
             },
         }
-        missing = [(r.track_id, "metadata", r.meta_status, r.last_error or "")
-                   for r in rows if r.meta_status in (NO_DATA, FAILED, "pending")]
         if audio:
-            report["audio"] = _audio_counts(rows, youtube)
-            followed = Counter(_recipe_outcome(r) for r in rows if r.audio_source != PREVIEW)
-            if followed["followed"] or followed["fell_back"]:
-                report["audio"]["recipe"] = {"followed": followed["followed"], "fell_back": followed["fell_back"]}
             report["this_run"].update(previews=counts.previews, youtube=counts.youtube,
                                       bytes_fetched=counts.bytes_fetched)
             if counts.youtube_blocked:
                 report["this_run"]["youtube_blocked"] = counts.youtube_blocked
-            missing = [(r.track_id, "audio", _why_no_audio(r, youtube), r.audio_error or r.last_error or "")
-                       for r in rows if not _has_audio(r, youtube)]
+        if youtube is not None:
+            pace = youtube.pace
+            report["this_run"]["youtube_budget"] = {
+                "budget": str(pace.budget), "spent": dict(pace.spent), "refusals": dict(pace.refusals),
+                "left_pending": counts.youtube_left, "sessions": youtube.sessions.sessions}
+        calibration_rows = None
         if calibrating:
             sampled, outcomes = sampled_outcomes(manifest, track_ids, self.calibration_tracks, self.calibration_seed)
             after = calibrated or CalibrationRun()
@@ -416,11 +386,10 @@ class Build:
                 "this_run": {"after_build_s": after.seconds, "after_build_tracks": sum(after.outcomes.values()),
                              **({"blocked": after.blocked} if after.blocked else {})},
             }
-            _write_atomically(self.work_dir / CALIBRATION_NAME, _csv_text(calibration_table(rows, outcomes)))
-        _write_atomically(self.work_dir / REPORT_NAME, json.dumps(report, indent=2) + "\n")
-        _write_atomically(self.work_dir / FAILED_NAME,
-                          _csv_text([("track_id", "stage", "status", "reason"), *missing]))
-        log.info("Deezer metadata: %s", ", ".join(f"{k} {v}" for k, v in report["metadata"].items()))
+            calibration_rows = calibration_table(rows, outcomes)
+        buildreport.write(self.layout, report, buildreport.missing_tracks(rows, audio=audio, youtube=youtube is not None),
+                          calibration_rows)
+        log.info("Deezer metadata: %s", ", ".join(f"{k} {v:,}" for k, v in report["metadata"].items()))
 
 
 # A connection that could not be made (as opposed to a server that answered badly).
@@ -447,96 +416,3 @@ def _is_connect_failure(error: BaseException) -> bool:
     if isinstance(error, (ConnectionError, socket.gaierror, TimeoutError)):
         return True
     return isinstance(error, OSError) and error.errno in _CONNECT_ERRNOS
-
-
-def _has_audio(row: TrackRow, youtube: bool) -> bool:
-    return row.audio_source == PREVIEW or (youtube and row.audio_source == YOUTUBE)
-
-
-def _why_no_audio(row: TrackRow, youtube: bool) -> str:
-    """One word per reason, for the counts: where the track's audio search stopped."""
-    if row.meta_status in (FAILED, "pending"):
-        return "metadata_" + row.meta_status
-    if row.preview_status in (FAILED, "pending"):
-        return "preview_" + row.preview_status
-    if not youtube:
-        return "no_preview" if row.meta_status == OK else "no_deezer_data"
-    return "youtube_" + row.youtube_status
-
-
-def _audio_counts(rows: Sequence[TrackRow], youtube: bool) -> dict:
-    with_audio = {PREVIEW: 0, YOUTUBE: 0}
-    without: dict[str, int] = {}
-    for row in rows:
-        if _has_audio(row, youtube):
-            with_audio[row.audio_source] += 1
-        else:
-            reason = _why_no_audio(row, youtube)
-            without[reason] = without.get(reason, 0) + 1
-    return {"with_audio": with_audio, "without_audio": dict(sorted(without.items()))}
-
-
-def _csv_text(rows: Sequence[Sequence[object]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # a disk that filled up mid-write leaves no half file
-
-
-def metadata_example(track_id: int, labels: Sequence[int], row: TrackRow | None) -> dict:
-    """One example of the `metadata` config: tags, labels, and Deezer's fields (None when absent)."""
-    meta = (row.metadata if row is not None and row.meta_status == OK else None) or {}
-    return {
-        "track_id": track_id,
-        "tags": [i for i, value in enumerate(labels) if value],
-        "labels": list(labels),
-        **{name: meta.get(name) for name in METADATA_FIELDS},
-        "has_preview": bool(meta.get("preview")) if meta else None,
-        "metadata_status": row.meta_status if row is not None else "pending",
-    }
-
-
-# Deezer fields copied as they are into every example (see deezer.keep_fields).
-METADATA_FIELDS = (
-    "title", "title_short", "title_version", "artist_id", "artist_name", "album_id", "album_title",
-    "duration", "isrc", "release_date", "bpm", "gain", "readable",
-)
-
-
-def audio_example(track_id: int, labels: Sequence[int], row: TrackRow | None, work_dir: Path, *,
-                  youtube: bool) -> dict | None:
-    """One example of an audio config, or None when the track has no clip for it."""
-    if row is None or not _has_audio(row, youtube):
-        return None
-    chosen = chosen_candidate(row) if row.audio_source == YOUTUBE else {}
-    return {
-        **metadata_example(track_id, labels, row),
-        "audio": str(work_dir / row.audio_path),
-        "audio_source": row.audio_source,
-        "audio_sha256": row.audio_sha256,
-        "audio_duration": row.audio_duration,
-        "youtube_video_id": row.youtube_video_id if row.audio_source == YOUTUBE else None,
-        "youtube_title": chosen.get("title"),
-        "youtube_match_score": chosen.get("title_score"),
-        "youtube_found_by": found_by(row) if row.audio_source == YOUTUBE else None,
-    }
-
-
-# Where a YouTube clip's video was found (youtube.SOURCES), as the report names them.
-FOUND_BY_TITLES = {"isrc": "by ISRC on YouTube Music", "id_map": "from the id map",
-                   "music_search": "by name on YouTube Music", "search": "by a video search"}
-
-
-def _recipe_outcome(row: TrackRow) -> str | None:
-    """"followed" when the track's clip is the recipe's, "fell_back" when its recipe video
-    failed the checks and the normal recovery ran, None without a recipe row."""
-    said = (row.match_evidence or {}).get("recipe")
-    return None if not said else "followed" if said == "followed" else "fell_back"

@@ -22,7 +22,7 @@ import logging
 import math
 import queue
 import time
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from deezer_tags import acoustic
 from deezer_tags.errors import UserError
 from deezer_tags.manifest import OK, PREVIEW, CalibrationOutcome, Manifest, TrackRow
-from deezer_tags.youtube import SOURCES, YouTubeBlocked, YouTubeRecoverer
+from deezer_tags.youtube import SOURCES, YouTubeBlocked, YouTubeRecoverer, YouTubeStopped
 
 log = logging.getLogger("deezer_tags")
 
@@ -48,6 +48,9 @@ Z95 = 1.959964  # the normal quantile of a two-sided 95 % interval
 # "failed": a transient problem, tried again by the next build.
 SAME, OTHER, NOT_FOUND, FAILED = "same", "other", "not_found", "failed"
 FINAL = (SAME, OTHER, NOT_FOUND)
+# Calibrations beside the Deezer calls: 2 fit in the CPU the quota leaves idle on 2 cores
+# (a 2,000-track build calibrates 200, most of them while its 200 s of calls last).
+BESIDE = 2
 
 
 def default_size(with_preview: int) -> int:
@@ -112,7 +115,7 @@ class Calibrator:
                 pool.submit(self._report, results, rows[track_id])
             for _ in todo:
                 outcome = results.get()
-                if isinstance(outcome, YouTubeBlocked):
+                if isinstance(outcome, (YouTubeBlocked, YouTubeStopped)):
                     run.blocked = str(outcome)
                     log.warning("calibration stopped: %s", outcome)
                     break
@@ -187,6 +190,50 @@ class Speculation:
         expected = share * len(self.rank)
         size = default_size(int(expected)) if self.size is None else min(self.size, expected)
         return self.rank[track_id] < self.MARGIN * size / share + 2
+
+
+class CalibrationScheduler:
+    """When the build calibrates which track, in one place. While the Deezer calls pace the
+    build, a track whose preview is stored is calibrated at once, ``BESIDE`` at a time, if
+    the ``Speculation`` says it is likely in the sample; the rest of the sample is calibrated
+    after the build (``after_build``), with every YouTube worker. A YouTube that stopped us
+    stops both."""
+
+    def __init__(self, calibrator: Calibrator, track_ids: Sequence[int], size: int | None, seed: int,
+                 done: Iterable[int]) -> None:
+        self.calibrator = calibrator
+        self.size, self.seed = size, seed
+        self.speculation = Speculation(track_ids, size, seed, done)
+        self._waiting: deque[int] = deque()
+        self.stopped = False
+
+    def saw(self, stored: bool) -> None:
+        """A track's preview is settled: stored, or none to be had."""
+        self.speculation.saw(stored)
+
+    def offer(self, track_id: int, calling: bool) -> None:
+        """A track with a stored preview: queued to calibrate now if it is likely in the
+        sample and the calls still pace the build."""
+        if calling and not self.stopped and self.speculation.wants(track_id):
+            self.speculation.done.add(track_id)
+            self._waiting.append(track_id)
+
+    def take(self, calling: bool, in_flight: int) -> list[int]:
+        """The tracks to start calibrating now: a few at a time, and only while the calls pace
+        the build, so that it never waits on a queue of them."""
+        started = []
+        while calling and not self.stopped and self._waiting and in_flight + len(started) < BESIDE:
+            started.append(self._waiting.popleft())
+        return started
+
+    def calibrate(self, track_id: int, metadata: dict | None, preview: Path) -> CalibrationOutcome:
+        return self.calibrator.calibrate(track_id, metadata, preview)
+
+    def after_build(self, track_ids: Sequence[int]) -> CalibrationRun | None:
+        """What the calibration beside the build missed (a sample not yet known then)."""
+        if self.stopped:
+            return None
+        return self.calibrator.run(track_ids, self.size, self.seed)
 
 
 def has_preview(row: TrackRow) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -17,9 +18,9 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from deezer_tags.build import CALIBRATION_NAME, REPORT_NAME, WORK_DIR_NAME
-from deezer_tags.calibration import calibration_line
+from deezer_tags import defaults
 from deezer_tags.errors import UserError, cause_chain, user_error_in
+from deezer_tags.workdir import WorkDir
 
 CONFIGS = ("full", "previews", "metadata")
 # The command that builds into a cache dir the user chose: a full or read-only disk there is
@@ -30,6 +31,7 @@ BUILDING = ("build",)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _say_warnings()
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -45,6 +47,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         _close_what_failed(error)
         print(f"deezer-tags: {explained}", file=sys.stderr)
         return 2
+
+
+class _ToStderr(logging.Handler):
+    """The engine's warnings (YouTube's bot check and the pause, a calibration that failed)
+    as lines of their own on the terminal, written to whatever sys.stderr is now."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"deezer-tags warning: {self.format(record)}", file=sys.stderr)
+
+
+def _say_warnings() -> None:
+    engine = logging.getLogger("deezer_tags")
+    if not any(isinstance(h, _ToStderr) for h in engine.handlers):
+        handler = _ToStderr(logging.WARNING)
+        engine.addHandler(handler)
 
 
 def _close_what_failed(error: BaseException) -> None:
@@ -75,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="build the dataset into the datasets cache (resumable)")
     build.add_argument("--config", choices=CONFIGS, default="full")
     build.add_argument("--cache-dir", help="datasets cache dir (default: the datasets default)")
-    build.add_argument("--workers", type=int, default=16, help="concurrent Deezer calls (default 16)")
+    build.add_argument("--workers", type=int, default=defaults.API_WORKERS,
+                       help=f"concurrent Deezer calls (default {defaults.API_WORKERS})")
     build.add_argument("--max-tracks", type=int, help="only the first N tracks of the matrix (a trial build)")
     build.add_argument("--track-ids", help="a file of track ids to build (a trial build)")
     build.add_argument("--split-scheme", choices=("paper", "artist"), default="paper",
@@ -91,6 +109,15 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--calibration-tracks", type=int, metavar="N",
                        help="tracks with a preview on which to measure the YouTube path's precision "
                             "(default: 1 %% of them, at least 200; 0: none)")
+    build.add_argument("--youtube-budget", metavar="VIDEOS/SECONDS",
+                       help="videos the whole build may resolve on YouTube per window (default 250/3600, a guest's; "
+                            "an account's cookies allow more, see the README)")
+    build.add_argument("--youtube-hours", type=float, metavar="HOURS",
+                       help="stop this run's YouTube work after this long and leave the rest for the next run "
+                            "(default: go on until every YouTube track is settled)")
+    build.add_argument("--youtube-patience", type=float, metavar="HOURS",
+                       help="hours of YouTube's bot check, with nothing answered between, before the run stops "
+                            "(resumable; default 12)")
     build.add_argument("--work-dir", help="the manifest's folder, if the build was given one (work_dir=)")
     build.add_argument("--recipe", metavar="FILE",
                        help="another build's recipe (export --recipe): the same YouTube videos and sections")
@@ -155,6 +182,9 @@ def _run_build(args: argparse.Namespace) -> int:
         kwargs["youtube_cookies_from_browser"] = args.youtube_cookies_from_browser
     if args.calibration_tracks is not None:
         kwargs["calibration_tracks"] = args.calibration_tracks
+    for name in ("youtube_budget", "youtube_hours", "youtube_patience"):
+        if getattr(args, name) is not None:
+            kwargs[name] = getattr(args, name)
     if args.yt_dlp_option:
         kwargs["youtube_options"] = dict(map(_yt_dlp_option, args.yt_dlp_option))
     # Regenerate the Arrow cache from the manifest each time, so that a second run
@@ -180,14 +210,14 @@ DEMO_CALIBRATION_TRACKS = 20
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from deezer_tags.testing.demo import demo_web
+    from deezer_tags.testing.demo import DEMO_YOUTUBE_BUDGET, demo_web
 
     cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="deezer-tags-demo-")
     with demo_web() as web:
         print(f"Local web (stand-in for Zenodo, GitHub, Deezer, YouTube) at {web.base_url}")
         # 20 calibration tracks, not the default 200 (most of the demo's): a glimpse, in seconds.
         dataset = load("full", cache_dir, **web.config_kwargs(), checksums=web.checksums(),
-                       quota_calls=web.quota, quota_window=web.window,
+                       quota_calls=web.quota, quota_window=web.window, youtube_budget=DEMO_YOUTUBE_BUDGET,
                        calibration_tracks=DEMO_CALIBRATION_TRACKS)
     print(summary(dataset, cache_dir))
     print(_demo_report(Path(cache_dir)))
@@ -198,7 +228,7 @@ def _demo_report(cache_dir: Path) -> str:
     """The report with its plots, in the demo's folder: what a first run should end with."""
     from deezer_tags.report import PLOTS, write_report
 
-    report = write_report(cache_dir / WORK_DIR_NAME, cache_dir, cache_dir / "report")
+    report = write_report(WorkDir.of(cache_dir).root, cache_dir, cache_dir / "report")
     return "\n".join([f"Report with plots: {report.markdown_path}",
                       *(f"  {report.out_dir / name}" for name in PLOTS)])
 
@@ -217,7 +247,8 @@ def _run_status(args: argparse.Namespace) -> int:
 
 def _run_report(args: argparse.Namespace) -> int:
     from deezer_tags.report import PLOTS, WITHOUT_AUDIO_NAME, write_report
-    from deezer_tags.status import default_cache_root, manifest_path_of
+    from deezer_tags.status import manifest_path_of
+    from deezer_tags.workdir import default_cache_root
 
     work_dir = manifest_path_of(args.cache_dir, args.work_dir).parent
     cache_root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_root()
@@ -232,7 +263,7 @@ def _run_report(args: argparse.Namespace) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     from deezer_tags.card import write_card
     from deezer_tags.export import export_parquet, load_built
-    from deezer_tags.status import default_cache_root
+    from deezer_tags.workdir import default_cache_root
 
     if not (args.out or args.recipe):
         raise UserError("export needs --out DIR (the Parquet copy) or --recipe FILE (the build's recipe), or both")
@@ -244,19 +275,19 @@ def _run_export(args: argparse.Namespace) -> int:
         for path in export_parquet(dataset, Path(args.out), args.config):
             print(path)
         # The copy's own card: load_dataset(OUT) finds every config exported there, all splits.
-        print(write_card(Path(args.out), root / WORK_DIR_NAME, root))
+        print(write_card(Path(args.out), WorkDir.of(root).root, root))
     if args.recipe:
-        print(_export_recipe(dataset, root / WORK_DIR_NAME, Path(args.recipe), youtube=args.config == "full"))
+        print(_export_recipe(dataset, WorkDir.of(root), Path(args.recipe), youtube=args.config == "full"))
     return 0
 
 
-def _export_recipe(dataset, work_dir: Path, path: Path, *, youtube: bool) -> str:
+def _export_recipe(dataset, work_dir: WorkDir, path: Path, *, youtube: bool) -> str:
     """The recipe of the tracks in the built dataset, from the manifest that made it."""
-    from deezer_tags.manifest import MANIFEST_NAME, Manifest
+    from deezer_tags.manifest import Manifest
     from deezer_tags.recipe import recipe_rows, write_recipe
 
     track_ids = [t for split in dataset.values() for t in split["track_id"]]
-    with Manifest(work_dir / MANIFEST_NAME, readonly=True) as manifest:
+    with Manifest(work_dir.manifest, readonly=True) as manifest:
         rows = recipe_rows(manifest.rows(track_ids), youtube=youtube)
     write_recipe(rows, path)
     return f"Recipe: {path} ({len(rows):,} tracks, {sum(r['audio_source'] == 'youtube' for r in rows):,} from YouTube)"
@@ -268,7 +299,7 @@ def _run_push(args: argparse.Namespace) -> int:
 
     from deezer_tags.card import card_text, dataset_layout
     from deezer_tags.export import check_card, load_built, push
-    from deezer_tags.status import default_cache_root
+    from deezer_tags.workdir import default_cache_root
 
     token = get_token()
     if not token:
@@ -284,7 +315,7 @@ def _run_push(args: argparse.Namespace) -> int:
             files = [Path(args.card)]
         else:  # this copy's card: the pushed config's splits and sizes, and how it was built
             (staging / "README.md").write_text(card_text(dataset_layout(args.config, dataset), staging,
-                                                         root / WORK_DIR_NAME, root), encoding="utf-8")
+                                                         WorkDir.of(root).root, root), encoding="utf-8")
             files = [staging / "README.md", *staging.glob("coverage.png")]
         print(f"Pushing the `{args.config}` build at {directory} to {args.repo_id}")
         try:
@@ -314,34 +345,31 @@ def summary(dataset, cache_dir: str | None, work_dir: str | None = None) -> str:
     """One screen: split sizes and what the last build recorded."""
     import datasets
 
+    from deezer_tags.buildreport import BuildReport
+    from deezer_tags.calibration import calibration_line
+
     root = Path(cache_dir or datasets.config.HF_DATASETS_CACHE).expanduser()
+    layout = WorkDir.of(root, work_dir)
     lines = ["", "Splits: " + ", ".join(f"{name} {len(split):,}" for name, split in dataset.items())]
-    report_path = (Path(work_dir) if work_dir else root / WORK_DIR_NAME) / REPORT_NAME
-    if report_path.exists():
-        report = json.loads(report_path.read_text())
-        lines.append("Deezer metadata: " + ", ".join(f"{k} {v:,}" for k, v in report["metadata"].items()))
-        if "audio" in report:
-            audio = report["audio"]
+    report = BuildReport.read(layout)
+    if report.exists:
+        lines.append("Deezer metadata: " + ", ".join(f"{k} {v:,}" for k, v in report.metadata.items()))
+        if report.audio:
+            audio = report.audio
             lines.append("Audio: " + ", ".join(f"{k} {v:,}" for k, v in audio["with_audio"].items())
                          + "; without audio: "
                          + (", ".join(f"{k} {v:,}" for k, v in audio["without_audio"].items()) or "none"))
-            if report["this_run"].get("youtube_blocked"):
-                lines.append(_youtube_blocked_line(audio["without_audio"]))
-        if report.get("calibration"):
-            lines.append(calibration_line(report["calibration"]))
-            lines.append(f"Calibration, track by track: {report_path.with_name(CALIBRATION_NAME)}")
-        lines.append(f"Report: {report_path}")
-        lines.append(f"Tracks left out, and why: {report_path.with_name('failed_tracks.csv')}")
+            left = (report.this_run.get("youtube_budget") or {}).get("left_pending")
+            if left:
+                lines.append(f"YouTube: {left:,} tracks left for the next run (youtube_hours reached); "
+                             "run the same command again to go on")
+        if report.calibration:
+            lines.append(calibration_line(report.calibration))
+            lines.append(f"Calibration, track by track: {layout.calibration}")
+        lines.append(f"Report: {layout.report}")
+        lines.append(f"Tracks left out, and why: {layout.failed}")
     lines.append(f"Cache: {os.path.abspath(root)}")
     return "\n".join(lines)
-
-
-def _youtube_blocked_line(without_audio: dict[str, int]) -> str:
-    """What to do when YouTube took the build for a bot, in the CLI's own terms."""
-    waiting = without_audio.get("youtube_pending", 0)
-    return (f"YouTube: it refused this machine's requests (bot check), so {waiting:,} tracks without a "
-            "preview have no clip yet; pass --youtube-cookies FILE (cookies exported from a browser "
-            "signed in to YouTube), or run the same command again later")
 
 
 if __name__ == "__main__":

@@ -135,3 +135,13 @@ def _failed_path(error: OSError) -> Path | None:
     if not error.filename:
         return None
     return Path(os.fsdecode(error.filename)).expanduser().absolute()
+
+
+class YouTubeBotCheckError(BuildStoppedError):
+    """YouTube's bot check lasted longer than youtube_patience: the run stops, resumable."""
+
+    @classmethod
+    def after(cls, hours: float) -> "YouTubeBotCheckError":
+        return cls(f"YouTube has answered every request with its bot check for {hours:.1f} h",
+                   "pass a cookies file from a browser signed in to YouTube (--youtube-cookies FILE, or "
+                   "--youtube-cookies-from-browser), or lower --youtube-budget")

@@ -21,9 +21,9 @@ from tqdm.auto import tqdm
 from deezer_tags.audio import InvalidAudio, checked_clip, inspect_mp3
 from deezer_tags.errors import UserError
 from deezer_tags.ffmpeg import FfmpegFailed, fetch_section
-from deezer_tags.manifest import MANIFEST_NAME, OK, PREVIEW, YOUTUBE, AudioOutcome, Manifest
-from deezer_tags.pipeline import audio_path
+from deezer_tags.manifest import OK, PREVIEW, YOUTUBE, AudioOutcome, Manifest
 from deezer_tags.previews import PREVIEW_SECONDS
+from deezer_tags.workdir import WorkDir
 
 log = logging.getLogger("deezer_tags")
 
@@ -44,8 +44,8 @@ def import_existing(work_dir: Path, data_dir: str | os.PathLike, track_ids: Sequ
             "point data_dir at the earlier crawl's dataset folder"
         )
     counts = {"previews": 0, "youtube": 0, "rejected": 0}
-    (work_dir / "audio").mkdir(parents=True, exist_ok=True)
-    with Manifest(work_dir / MANIFEST_NAME) as manifest:
+    WorkDir(work_dir).audio_dir.mkdir(parents=True, exist_ok=True)
+    with Manifest(WorkDir(work_dir).manifest) as manifest:
         manifest.add_tracks(track_ids)
         rows = list(manifest.rows(track_ids))
         outcomes: list[AudioOutcome] = []
@@ -83,7 +83,7 @@ def _import_preview(source: Path, work_dir: Path, track_id: int) -> AudioOutcome
     except InvalidAudio as problem:
         log.info("not importing %s: %s", source, problem)
         return False
-    dest = audio_path(work_dir, track_id, PREVIEW)
+    dest = WorkDir(work_dir).audio_path(track_id, PREVIEW)
     tmp = dest.with_name(f".{dest.name}.import")
     shutil.copyfile(source, tmp)
     os.replace(tmp, dest)
@@ -100,7 +100,7 @@ def _import_youtube(source: Path, work_dir: Path, track_id: int) -> AudioOutcome
     except InvalidAudio as problem:
         log.info("not importing %s: %s", source, problem)
         return False
-    dest = audio_path(work_dir, track_id, YOUTUBE)
+    dest = WorkDir(work_dir).audio_path(track_id, YOUTUBE)
     tmp = dest.with_name(f".{dest.name}.import")
     start = max(0.0, whole.duration / 2 - SECTION_SECONDS / 2)
     try:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 SCHEMA_VERSION = 1
-MANIFEST_NAME = "manifest.sqlite"  # in the work dir
 
 # States. `pending` and `failed` are (re)tried by the next build; the others are
 # final: `ok`, `no_data` (metadata: Deezer has no such track), `none` (audio: no
@@ -268,6 +267,25 @@ class Manifest:
                 values["evidence"] = json.loads(values["evidence"]) if values["evidence"] else None
                 outcomes[row[0]] = CalibrationOutcome(**values)
         return outcomes
+
+    def set_info(self, key: str, value: Any) -> None:
+        """Keep ``value`` (JSON) under ``key``: what a running build says of itself (its YouTube
+        pace, for `status` and for the next run)."""
+        with self._writing(), self._db:
+            self._db.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (key, json.dumps(value)))
+
+    def info(self, key: str) -> Any:
+        """What ``set_info`` kept under ``key``, or None."""
+        try:
+            found = self._db.execute("SELECT value FROM info WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:  # opened read-only before the table existed
+            return None
+        if found is None:
+            return None
+        try:
+            return json.loads(found[0])
+        except ValueError:  # a plain value (schema_version)
+            return found[0]
 
     def start_run(self, config: str, tracks: int) -> int:
         with self._writing(), self._db:

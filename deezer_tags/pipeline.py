@@ -1,11 +1,13 @@
 """One pipeline, not stages: Deezer calls, preview downloads and YouTube recoveries at once.
 
-Three worker pools run side by side. The calling thread is the conductor and the
-manifest's only writer: it feeds track ids to the Deezer pool (holding back when
-the preview pool has a backlog, so signed URLs are used soon after they are
-issued), reads every outcome from one queue, decides each track's next step, and
-commits outcomes in small batches. The Deezer quota is the only thing the whole
-build waits on; a kill loses at most the last half second of outcomes.
+Worker pools run side by side. The calling thread is the conductor and the manifest's only
+writer: it feeds track ids to the Deezer pool (holding back when the preview pool has a
+backlog, so signed URLs are used soon after they are issued), reads every outcome from one
+queue of typed events, decides each track's next step, and commits outcomes in small
+batches. The Deezer quota paces the calls and previews; the YouTube budget
+(``youtube.budget.Pace``, inside the recoverer) paces YouTube, which goes on after the calls
+until every YouTube track is settled, or this run's ``youtube_hours`` is up. A kill loses at
+most the last half second of outcomes.
 
 A track's way through:
     Deezer call --ok, preview--> preview download --ok--> done
@@ -22,33 +24,32 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Union
 
 from tqdm.auto import tqdm
 
-from deezer_tags.calibration import Calibrator, Speculation
+from deezer_tags import defaults
+from deezer_tags.calibration import BESIDE, CalibrationScheduler
 from deezer_tags.deezer import DeezerClient, TrackFetchFailed, TrackNotFound, keep_fields
-from deezer_tags.errors import DISK_FULL_ERRNOS, NOT_WRITABLE_ERRNOS
+from deezer_tags.errors import DISK_FULL_ERRNOS, NOT_WRITABLE_ERRNOS, BuildStoppedError
 from deezer_tags.manifest import (
-    FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, RETRIED_STATES, YOUTUBE, AudioOutcome, CalibrationOutcome, Manifest,
-    MetadataOutcome,
+    FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, RETRIED_STATES, YOUTUBE, AudioOutcome, Manifest, MetadataOutcome,
 )
 from deezer_tags.previews import PreviewDownloader, PreviewExpired, PreviewUnavailable, partial_path
-from deezer_tags.youtube import YouTubeBlocked, YouTubeRecoverer
+from deezer_tags.workdir import WorkDir
+from deezer_tags.youtube import YouTubeBlocked, YouTubeRecoverer, YouTubeStopped
+from deezer_tags.youtube.progress import YouTubeProgress
 
 log = logging.getLogger("deezer_tags")
 
 COMMIT_EVERY = 0.5  # seconds between manifest commits
-# Calibrations beside the Deezer calls: 2 fit in the CPU the quota leaves idle on 2 cores
-# (a 2,000-track build calibrates 200, most of them while its 200 s of calls last).
-CALIBRATING_BESIDE = 2
 
 
 @dataclass(frozen=True)
 class PipelineOptions:
-    api_workers: int = 16
-    preview_workers: int = 8
-    youtube_workers: int = 6
+    api_workers: int = defaults.API_WORKERS
+    preview_workers: int = defaults.PREVIEW_WORKERS
+    youtube_workers: int = defaults.YOUTUBE_WORKERS
     audio: bool = True     # False: metadata only
     youtube: bool = True   # False: previews only
 
@@ -60,8 +61,45 @@ class RunCounts:
     calls: dict[str, int] = field(default_factory=lambda: {OK: 0, NO_DATA: 0, FAILED: 0})
     previews: dict[str, int] = field(default_factory=lambda: {OK: 0, NONE: 0, FAILED: 0})
     youtube: dict[str, int] = field(default_factory=lambda: {OK: 0, NONE: 0, FAILED: 0})
-    youtube_blocked: str | None = None
+    youtube_blocked: str | None = None   # without a budget: YouTube refused us, and was left alone
+    youtube_left: int = 0                # YouTube tracks left pending (youtube_hours reached)
     bytes_fetched: dict[str, int] = field(default_factory=lambda: {PREVIEW: 0, YOUTUBE: 0})
+
+
+# -- events: what a worker reports to the conductor -------------------------------------------
+
+@dataclass(frozen=True)
+class Called:
+    track_id: int
+    outcome: MetadataOutcome | BaseException
+    refreshing: bool          # a fresh call for a preview URL that expired
+    stream = "meta"
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    track_id: int
+    result: Any               # previews.StoredAudio, or the exception
+    refreshed: bool
+    stream = "preview"
+
+
+@dataclass(frozen=True)
+class Recovered:
+    track_id: int
+    result: Any               # youtube.YouTubeOutcome, or the exception
+    stream = "youtube"
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    track_id: int
+    result: Any               # manifest.CalibrationOutcome, or the exception
+    stream = "calibration"
+
+
+Event = Union[Called, Downloaded, Recovered, Calibrated]
+STREAMS = ("meta", "preview", "youtube", "calibration")
 
 
 class Pipeline:
@@ -70,93 +108,93 @@ class Pipeline:
                  previews: PreviewDownloader | None = None,
                  youtube: YouTubeRecoverer | None = None,
                  options: PipelineOptions = PipelineOptions(), progress: bool = True,
-                 calibration: tuple[Speculation, Calibrator] | None = None) -> None:
+                 calibration: CalibrationScheduler | None = None) -> None:
         self.manifest = manifest
         self.client = client
-        self.work_dir = work_dir
+        self.work_dir = WorkDir(Path(work_dir))
         self.preview_allowed = preview_allowed
         self.previews = previews
         self.youtube = youtube if options.youtube else None
         self.options = options
         self.progress = progress
         self.counts = RunCounts()
-        self._events: queue.Queue = queue.Queue()
+        self.calibration = calibration if self.youtube else None
+        self._events: queue.Queue[Event] = queue.Queue()
         self._meta_batch: list[MetadataOutcome] = []
         self._audio_batch: list[AudioOutcome] = []
-        self._in_flight = {"meta": 0, "preview": 0, "youtube": 0, "calibration": 0}
-        # The YouTube calibration, beside the build (see calibration.Speculation).
-        self.speculation, self.calibrator = calibration if self.youtube and calibration else (None, None)
-        self._calibration_batch: list[CalibrationOutcome] = []
+        self._calibration_batch: list = []
+        self._in_flight = dict.fromkeys(STREAMS, 0)
         self._calling = True  # Deezer calls still to make or in flight
-        self._to_calibrate: deque[int] = deque()
         self._metadata: dict[int, dict[str, Any] | None] = {}
         self._preview_status: dict[int, str] = {}  # as the manifest had them when the run began
         self._youtube_status: dict[int, str] = {}
+        self._youtube_progress = YouTubeProgress(self.youtube.pace) if self.youtube else None
 
     # -- the conductor -----------------------------------------------------------------
 
     def run(self, track_ids: Iterable[int]) -> RunCounts:
         wanted = list(track_ids)
         self.manifest.add_tracks(wanted)
-        (self.work_dir / "audio").mkdir(parents=True, exist_ok=True)
-        remove_orphans(self.work_dir / "audio")
-        to_call = self._plan(wanted)
-        total_calls = len(to_call)
-        self._bars = {
-            "meta": tqdm(total=total_calls, desc="Deezer calls", unit="track", position=0,
-                         disable=not self.progress, dynamic_ncols=True),
-            "preview": tqdm(total=0, desc="Previews", unit="clip", position=1,
-                            disable=not (self.progress and self.options.audio), dynamic_ncols=True),
-            "youtube": tqdm(total=0, desc="YouTube", unit="clip", position=2,
-                            disable=not (self.progress and self.youtube), dynamic_ncols=True),
-            "calibration": tqdm(total=0, desc="Calibration", unit="track", position=3,
-                                disable=not (self.progress and self.speculation), dynamic_ncols=True),
-        }
-        pools = {
+        self.work_dir.audio_dir.mkdir(parents=True, exist_ok=True)
+        self.work_dir.remove_orphans()
+        to_call, to_preview, to_recover, to_calibrate = self._plan(wanted)
+        self._bars = self._progress_bars(len(to_call))
+        self._pools = {
             "meta": ThreadPoolExecutor(self.options.api_workers, thread_name_prefix="deezer"),
             "preview": ThreadPoolExecutor(self.options.preview_workers, thread_name_prefix="preview"),
             "youtube": ThreadPoolExecutor(self.options.youtube_workers, thread_name_prefix="youtube"),
-            "calibration": ThreadPoolExecutor(CALIBRATING_BESIDE, thread_name_prefix="calibration"),
+            "calibration": ThreadPoolExecutor(BESIDE, thread_name_prefix="calibration"),
         }
-        self._pools = pools
         try:
-            for job in self._resume_youtube:
-                self._submit("youtube", job)
-            for track_id in self._resume_calibration:
-                self._maybe_calibrate(track_id)
-            to_preview = self._resume_previews
+            for track_id in to_recover:
+                self._submit("youtube", track_id)
+            for track_id in to_calibrate:
+                self.calibration.offer(track_id, self._calling)
             last_commit = time.monotonic()
             while to_call or to_preview or any(self._in_flight.values()):
                 self._calling = bool(to_call) or self._in_flight["meta"] > 0
-                # A few calibrations at a time, and only while the calls pace the build: the
-                # build never waits on a queue of them (the rest is calibrated after it).
-                while (self._calling and self._to_calibrate
-                       and self._in_flight["calibration"] < CALIBRATING_BESIDE):
-                    self._submit("calibration", self._to_calibrate.popleft())
+                if self.calibration:
+                    for track_id in self.calibration.take(self._calling, self._in_flight["calibration"]):
+                        self._submit("calibration", track_id)
                 # Previews left by an earlier run first: their stored URLs may still be valid.
                 while to_preview and self._room_for_previews():
                     self._submit("preview", *to_preview.popleft())
                 while to_call and self._room_for_calls():
                     self._submit("meta", to_call.popleft(), False)
                 try:
-                    kind, payload = self._events.get(timeout=COMMIT_EVERY)
-                    self._in_flight[kind] -= 1
-                    self._handle(kind, payload)
+                    event = self._events.get(timeout=COMMIT_EVERY)
+                    self._in_flight[event.stream] -= 1
+                    self._handle(event)
                 except queue.Empty:
                     pass
                 if time.monotonic() - last_commit >= COMMIT_EVERY:
                     self._commit()
                     last_commit = time.monotonic()
+        except BaseException:
+            if self.youtube:
+                self.youtube.pace.close()  # YouTube workers waiting on the budget give up now
+            raise
         finally:
             # Ctrl-C, quota exhausted, a bug: keep every outcome that arrived.
-            for pool in pools.values():
+            for pool in self._pools.values():
                 pool.shutdown(wait=False, cancel_futures=True)
             try:
-                self._commit()
+                self._commit(final=True)
             finally:  # a full disk can refuse this last commit too: the bars end before any message
                 for bar in self._bars.values():
                     bar.close()
         return self.counts
+
+    def _progress_bars(self, calls: int) -> dict[str, tqdm]:
+        def bar(total: int, desc: str, unit: str, position: int, shown: bool) -> tqdm:
+            return tqdm(total=total, desc=desc, unit=unit, position=position,
+                        disable=not (self.progress and shown), dynamic_ncols=True)
+        return {
+            "meta": bar(calls, "Deezer calls", "track", 0, True),
+            "preview": bar(0, "Previews", "clip", 1, self.options.audio),
+            "youtube": bar(0, "YouTube", "track", 2, bool(self.youtube)),
+            "calibration": bar(0, "Calibration", "track", 3, bool(self.calibration)),
+        }
 
     def _room_for_previews(self) -> bool:
         # A short queue: a signed URL must not wait behind thousands of downloads.
@@ -166,12 +204,13 @@ class Pipeline:
         # Keep the Deezer pool busy, but not ahead of the previews it feeds.
         return self._in_flight["meta"] < 2 * self.options.api_workers and self._room_for_previews()
 
-    def _plan(self, track_ids: list[int]) -> deque[int]:
-        """Ids to call Deezer for; audio work an earlier run left goes to the _resume queues."""
+    def _plan(self, track_ids: list[int]) -> tuple[deque[int], deque[tuple[int, str, bool]], list[int], list[int]]:
+        """Ids to call Deezer for, and the audio work an earlier run left: previews to
+        download, YouTube tracks to recover, stored previews to calibrate."""
         to_call: deque[int] = deque()
-        self._resume_previews: deque[tuple[int, str, bool]] = deque()
-        self._resume_youtube: list[int] = []
-        self._resume_calibration: list[int] = []
+        to_preview: deque[tuple[int, str, bool]] = deque()
+        to_recover: list[int] = []
+        to_calibrate: list[int] = []
         for row in self.manifest.rows(track_ids):
             self._preview_status[row.track_id] = row.preview_status
             self._youtube_status[row.track_id] = row.youtube_status
@@ -182,32 +221,23 @@ class Pipeline:
             if not self.options.audio:
                 continue
             preview_url = (row.metadata or {}).get("preview")
-            if self.speculation and row.preview_status not in RETRIED_STATES:
-                self.speculation.saw(row.preview_status == OK)
+            if self.calibration and row.preview_status not in RETRIED_STATES:
+                self.calibration.saw(row.preview_status == OK)
                 if row.preview_status == OK:
-                    self._resume_calibration.append(row.track_id)
+                    to_calibrate.append(row.track_id)
             if row.preview_status in RETRIED_STATES and preview_url:
                 # The stored URL may have expired: a 403 gets a fresh one.
-                self._resume_previews.append((row.track_id, preview_url, False))
+                to_preview.append((row.track_id, preview_url, False))
             elif row.preview_status != OK:
                 if row.preview_status in RETRIED_STATES:
                     self._audio_batch.append(self._no_preview(row.track_id, row.meta_status))
                 if self._wants_youtube(row.track_id):
-                    self._resume_youtube.append(row.track_id)
-        return to_call
+                    to_recover.append(row.track_id)
+        return to_call, to_preview, to_recover, to_calibrate
 
     def _wants_youtube(self, track_id: int) -> bool:
         return (self.youtube is not None and self.counts.youtube_blocked is None
                 and self._youtube_status.get(track_id, PENDING) in RETRIED_STATES)
-
-    def _maybe_calibrate(self, track_id: int) -> None:
-        """Calibrate a track with a stored preview now if it is likely in the sample, while the
-        Deezer calls pace the build; once they are done, the calibration after the build takes
-        the rest with every YouTube worker."""
-        if (self.speculation and self._calling and self.counts.youtube_blocked is None
-                and self.speculation.wants(track_id)):
-            self.speculation.done.add(track_id)
-            self._to_calibrate.append(track_id)
 
     def _maybe_youtube(self, track_id: int) -> None:
         """Send a track without a preview to YouTube, unless it has a clip already or
@@ -217,22 +247,18 @@ class Pipeline:
 
     # -- outcomes ----------------------------------------------------------------------
 
-    def _handle(self, kind: str, payload: tuple) -> None:
-        track_id = payload[0]
-        self._bars[kind].update()
-        if kind == "meta" and isinstance(payload[1], BaseException):
-            raise payload[1]  # quota exhausted for long, or a bug: stop, keeping what we have
-        if kind == "meta":
-            _, outcome, refreshing = payload
-            self._after_call(outcome, refreshing)
-        elif kind == "preview":
-            _, result, _url, refreshed = payload
-            self._after_preview(track_id, result, refreshed)
-        elif kind == "calibration":
-            self._after_calibration(payload[1])
+    def _handle(self, event: Event) -> None:
+        self._bars[event.stream].update()
+        if isinstance(event, Called):
+            if isinstance(event.outcome, BaseException):
+                raise event.outcome  # quota exhausted for long, or a bug: stop, keeping what we have
+            self._after_call(event.outcome, event.refreshing)
+        elif isinstance(event, Downloaded):
+            self._after_preview(event.track_id, event.result, event.refreshed)
+        elif isinstance(event, Recovered):
+            self._after_youtube(event.track_id, event.result)
         else:
-            _, result = payload
-            self._after_youtube(track_id, result)
+            self._after_calibration(event.result)
 
     def _after_call(self, outcome: MetadataOutcome, refreshing: bool) -> None:
         track_id = outcome.track_id
@@ -249,8 +275,8 @@ class Pipeline:
         else:
             self._audio_batch.append(self._no_preview(track_id, outcome.status))
             self.counts.previews[NONE] += 1
-            if self.speculation:
-                self.speculation.saw(False)
+            if self.calibration:
+                self.calibration.saw(False)
             self._maybe_youtube(track_id)
 
     def _after_preview(self, track_id: int, result: object, refreshed: bool) -> None:
@@ -267,40 +293,49 @@ class Pipeline:
             outcome = AudioOutcome(track_id, PREVIEW, FAILED, error=f"{type(result).__name__}: {result}")
         else:
             stored = result
-            outcome = AudioOutcome(track_id, PREVIEW, OK, path=self._relative(stored.path),
+            outcome = AudioOutcome(track_id, PREVIEW, OK, path=self.work_dir.relative(stored.path),
                                    sha256=stored.sha256, duration=stored.duration)
             self.counts.bytes_fetched[PREVIEW] += stored.bytes_fetched
         self.counts.previews[outcome.status] += 1
         self._audio_batch.append(outcome)
         if outcome.status != OK:
-            partial_path(self._audio_path(track_id, PREVIEW)).unlink(missing_ok=True)
-        if self.speculation and outcome.status != FAILED:
-            self.speculation.saw(outcome.status == OK)
-        if outcome.status == OK:
-            self._maybe_calibrate(track_id)
+            partial_path(self.work_dir.audio_path(track_id, PREVIEW)).unlink(missing_ok=True)
+        if self.calibration and outcome.status != FAILED:
+            self.calibration.saw(outcome.status == OK)
+        if outcome.status == OK and self.calibration:
+            self.calibration.offer(track_id, self._calling)
         if outcome.status == NONE:
             self._maybe_youtube(track_id)
 
     def _after_calibration(self, result: object) -> None:
-        if self._blocked(result):
-            return  # the calibration after the build is skipped too; the next build goes on
+        if self._youtube_refused(result):
+            return
         if isinstance(result, BaseException):  # a bug in one calibration must not stop the build
             log.warning("calibration failed: %s: %s (it is tried again after the build)", type(result).__name__, result)
             return
         self._calibration_batch.append(result)
 
-    def _blocked(self, result: object) -> bool:
-        """True when YouTube refused us (said once, and YouTube left alone for this run)."""
-        if not isinstance(result, YouTubeBlocked):
+    def _youtube_refused(self, result: object) -> bool:
+        """True when YouTube work ended for this run: a budget-less recoverer refused (said once,
+        and YouTube left alone), or the budget stopped it (youtube_hours, closing). Patience
+        spent on bot checks stops the build."""
+        if isinstance(result, BuildStoppedError):
+            raise result
+        if not isinstance(result, (YouTubeStopped, YouTubeBlocked)):
             return False
+        if self.calibration:
+            self.calibration.stopped = True  # the calibration after the build is skipped too
+        if isinstance(result, YouTubeStopped):
+            return True
         if self.counts.youtube_blocked is None:
             self.counts.youtube_blocked = str(result)
             log.warning("%s", result)
         return True
 
     def _after_youtube(self, track_id: int, result: object) -> None:
-        if self._blocked(result):
-            return  # left pending: the next build tries again
+        if self._youtube_refused(result):
+            self.counts.youtube_left += 1
+            return  # left pending: the next build goes on
         _stop_if_disk_trouble(result)
         if isinstance(result, Exception):
             outcome = AudioOutcome(track_id, YOUTUBE, FAILED, error=f"{type(result).__name__}: {result}")
@@ -308,7 +343,7 @@ class Pipeline:
             outcome = AudioOutcome(
                 track_id, YOUTUBE, result.status, error=result.error, video_id=result.video_id,
                 evidence=result.evidence,
-                path=self._relative(result.audio.path) if result.audio else None,
+                path=self.work_dir.relative(result.audio.path) if result.audio else None,
                 sha256=result.audio.sha256 if result.audio else None,
                 duration=result.audio.duration if result.audio else None,
             )
@@ -329,67 +364,53 @@ class Pipeline:
 
     # -- workers -----------------------------------------------------------------------
 
-    def _submit(self, kind: str, track_id: int, *args: Any) -> None:
-        self._in_flight[kind] += 1
-        if kind != "meta":
-            self._bars[kind].total += 1
-            self._bars[kind].refresh()
+    def _submit(self, stream: str, track_id: int, *args: Any) -> None:
+        self._in_flight[stream] += 1
+        if stream != "meta":
+            self._bars[stream].total += 1
+            self._bars[stream].refresh()
         work = {"meta": self._call, "preview": self._download, "youtube": self._recover,
-                "calibration": self._calibrate}[kind]
-        self._pools[kind].submit(self._report, kind, work, track_id, *args)
+                "calibration": self._calibrate}[stream]
+        self._pools[stream].submit(self._report, stream, work, track_id, *args)
 
-    def _report(self, kind: str, work: Callable, track_id: int, *args: Any) -> None:
+    def _report(self, stream: str, work: Callable[..., Event], track_id: int, *args: Any) -> None:
         try:
-            payload = work(track_id, *args)
+            event = work(track_id, *args)
         except BaseException as error:  # a worker must always report, or the conductor waits forever
-            payload = (track_id, error, *args)
-        self._events.put((kind, payload))
+            event = _failed(stream, track_id, error, args)
+        self._events.put(event)
 
-    def _call(self, track_id: int, refreshing: bool) -> tuple:
+    def _call(self, track_id: int, refreshing: bool) -> Called:
         try:
             fields = keep_fields(self.client.track(track_id))
         except TrackNotFound as error:
-            return track_id, MetadataOutcome(track_id, NO_DATA, error=str(error)), refreshing
+            return Called(track_id, MetadataOutcome(track_id, NO_DATA, error=str(error)), refreshing)
         except TrackFetchFailed as error:
-            return track_id, MetadataOutcome(track_id, FAILED, error=str(error)), refreshing
+            return Called(track_id, MetadataOutcome(track_id, FAILED, error=str(error)), refreshing)
         preview = fields["preview"]
         if preview and not self.preview_allowed(preview):
             fields["preview"] = None  # never follow a preview link off the configured CDN hosts
             fields["preview_refused"] = _shortened(preview)
-        return track_id, MetadataOutcome(track_id, OK, metadata=fields), refreshing
+        return Called(track_id, MetadataOutcome(track_id, OK, metadata=fields), refreshing)
 
-    def _download(self, track_id: int, url: str, refreshed: bool) -> tuple:
+    def _download(self, track_id: int, url: str, refreshed: bool) -> Downloaded:
         try:
-            result: object = self.previews.download(url, self._audio_path(track_id, PREVIEW))
+            result: object = self.previews.download(url, self.work_dir.audio_path(track_id, PREVIEW))
         except (PreviewExpired, PreviewUnavailable) as error:
             result = error
-        return track_id, result, url, refreshed
+        return Downloaded(track_id, result, refreshed)
 
-    def _recover(self, track_id: int) -> tuple:
-        try:
-            result: object = self.youtube.recover(track_id, self._metadata.get(track_id),
-                                                  self._audio_path(track_id, YOUTUBE))
-        except YouTubeBlocked as error:
-            result = error
-        return track_id, result
+    def _recover(self, track_id: int) -> Recovered:
+        return Recovered(track_id, self.youtube.recover(track_id, self._metadata.get(track_id),
+                                                        self.work_dir.audio_path(track_id, YOUTUBE)))
 
-    def _calibrate(self, track_id: int) -> tuple:
-        try:
-            result: object = self.calibrator.calibrate(track_id, self._metadata.get(track_id),
-                                                       self._audio_path(track_id, PREVIEW))
-        except YouTubeBlocked as error:
-            result = error
-        return track_id, result
+    def _calibrate(self, track_id: int) -> Calibrated:
+        return Calibrated(track_id, self.calibration.calibrate(track_id, self._metadata.get(track_id),
+                                                               self.work_dir.audio_path(track_id, PREVIEW)))
 
     # -- bookkeeping -------------------------------------------------------------------
 
-    def _audio_path(self, track_id: int, source: str) -> Path:
-        return audio_path(self.work_dir, track_id, source)
-
-    def _relative(self, path: Path) -> str:
-        return str(Path(path).relative_to(self.work_dir))
-
-    def _commit(self) -> None:
+    def _commit(self, final: bool = False) -> None:
         if self._meta_batch:
             self.manifest.record_metadata(self._meta_batch)
             self._meta_batch = []
@@ -400,23 +421,23 @@ class Pipeline:
             self.manifest.record_calibration(self._calibration_batch)
             self._calibration_batch = []
         self._bars["meta"].set_postfix(self.counts.calls, refresh=False)
+        if self._youtube_progress is not None:
+            left = self._in_flight["youtube"]
+            said = self._youtube_progress.update(left, self.counts.youtube, final=final)
+            if said is not None:
+                self.manifest.set_info(YouTubeProgress.INFO_KEY, said)
+                self._bars["youtube"].set_postfix_str(self._youtube_progress.line(), refresh=False)
 
 
-def audio_path(work_dir: Path, track_id: int, source: str) -> Path:
-    """Where a track's clip from `source` lives. One file per source, so that a preview
-    arriving for a track that has a YouTube clip never overwrites the file the
-    manifest still points at."""
-    suffix = ".mp3" if source == PREVIEW else ".youtube.mp3"
-    return work_dir / "audio" / f"{int(track_id)}{suffix}"
-
-
-def remove_orphans(audio_dir: Path) -> None:
-    """Delete the temp files a killed build left that cannot be resumed (an ffmpeg
-    output or an import cut short). A preview's `.part` stays: its download resumes.
-    Only one build holds the work dir, so no live build owns these."""
-    for pattern in (".*.youtube.mp3.*", ".*.import"):
-        for orphan in audio_dir.glob(pattern):
-            orphan.unlink(missing_ok=True)
+def _failed(stream: str, track_id: int, error: BaseException, args: tuple) -> Event:
+    """The event of a worker of ``stream`` that raised: the exception in its result."""
+    if stream == "meta":
+        return Called(track_id, error, *args)        # args: (refreshing,)
+    if stream == "preview":
+        return Downloaded(track_id, error, args[-1])  # args: (url, refreshed)
+    if stream == "youtube":
+        return Recovered(track_id, error)
+    return Calibrated(track_id, error)
 
 
 def _stop_if_disk_trouble(result: object) -> None:

@@ -17,10 +17,7 @@ from collections.abc import Mapping
 from importlib import metadata
 
 import deezer_tags
-from deezer_tags.acoustic import FEATURES, SAME_RECORDING
-from deezer_tags.matching import rules
 from deezer_tags.sources import Quota
-from deezer_tags.youtube import SOURCES
 
 
 def utc(timestamp: float | None) -> str | None:
@@ -76,6 +73,12 @@ def build_settings(*, config: str, sources_sha256: Mapping[str, str], split_sche
                    youtube: bool, recipe_sha256: str | None = None, calibration_tracks: int | None = None) -> dict:
     """The settings that shape a build's data, with the sha256 of each source file (and of
     the split file and the recipe, when the build has them)."""
+    # Here, not at the top: `status` reads ``utc`` from this module and must start without
+    # yt-dlp, numpy and the judge.
+    from deezer_tags.acoustic import FEATURES, SAME_RECORDING
+    from deezer_tags.matching import rules
+    from deezer_tags.youtube import SOURCES
+
     settings: dict = {
         "config": config,
         "sources_sha256": dict(sorted(sources_sha256.items())),

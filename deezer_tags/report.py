@@ -26,10 +26,7 @@ from typing import Sequence
 from urllib.parse import urlsplit
 
 from deezer_tags import TAGS
-from deezer_tags.build import (
-    CALIBRATION_NAME, FAILED_NAME, FOUND_BY_TITLES, REPORT_NAME, SPLITS_NAME, _audio_counts, _csv_text, _has_audio, _why_no_audio,
-    _write_atomically,
-)
+from deezer_tags.buildreport import FOUND_BY_TITLES, BuildReport, audio_counts, has_audio, why_no_audio
 from deezer_tags.calibration import calibration_line
 from deezer_tags.errors import UserError
 from deezer_tags.manifest import PREVIEW, YOUTUBE, Manifest, TrackRow, chosen_candidate, found_by
@@ -38,6 +35,7 @@ from deezer_tags.provenance import summarize_runs
 from deezer_tags.sources import Endpoints, resolve_endpoints
 from deezer_tags.splits import SPLITS
 from deezer_tags.status import Counts, count_groups
+from deezer_tags.workdir import CALIBRATION_NAME, FAILED_NAME, SPLITS_NAME, WorkDir, csv_text, write_atomically
 
 WITHOUT_AUDIO_NAME = "tracks_without_audio.csv"
 PLOTS = ("coverage.png", "tags_by_split.png", "youtube_match_scores.png", "calibration_scores.png")
@@ -71,20 +69,20 @@ def write_report(work_dir: Path, cache_root: Path, out_dir: Path | None = None,
                  matrix_path: str | Path | None = None) -> Report:
     """Read the manifest once, write every file of the report, return what it says."""
     out_dir = Path(out_dir) if out_dir else work_dir / "report"
-    manifest_path = work_dir / "manifest.sqlite"
+    manifest_path = WorkDir(work_dir).manifest
     with Manifest(manifest_path, readonly=True) as manifest:
         rows = list(manifest.rows())  # one SELECT: one consistent snapshot
         calibrated = manifest.calibration()
     groups = Counter((r.meta_status, r.preview_status, r.youtube_status, r.audio_source) for r in rows)
     counts = count_groups(((*key, n) for key, n in groups.items()),
                           last_update=None)
-    coverage = {config: _audio_counts(rows, youtube) for config, youtube in AUDIO_CONFIGS.items()}
+    coverage = {config: audio_counts(rows, youtube) for config, youtube in AUDIO_CONFIGS.items()}
     tags, tags_note = _tag_distribution(work_dir, cache_root, matrix_path, rows)
     scores, threshold = _youtube_scores(rows)
-    without_audio = [(r.track_id, "audio", _why_no_audio(r, True), r.audio_error or r.last_error or "")
-                     for r in rows if not _has_audio(r, True)]
+    without_audio = [(r.track_id, "audio", why_no_audio(r, True), r.audio_error or r.last_error or "")
+                     for r in rows if not has_audio(r, True)]
 
-    build_report = _build_report(work_dir)
+    build_report = BuildReport.read(WorkDir(work_dir)).data
     figures = build_report.get("calibration")
     sample = (figures or {}).get("sample", [])
     heard = [(calibrated[t].score, calibrated[t].status) for t in sample
@@ -92,22 +90,13 @@ def write_report(work_dir: Path, cache_root: Path, out_dir: Path | None = None,
     report = Report(out_dir, counts, coverage, tags, tags_note, scores, threshold, without_audio,
                     _provenance(build_report, manifest_path), figures, heard)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_dir / WITHOUT_AUDIO_NAME, _csv_text([("track_id", "stage", "status", "reason"), *without_audio]))
+    write_atomically(out_dir / WITHOUT_AUDIO_NAME, csv_text([("track_id", "stage", "status", "reason"), *without_audio]))
     if figures and (work_dir / CALIBRATION_NAME).exists():
         shutil.copyfile(work_dir / CALIBRATION_NAME, out_dir / CALIBRATION_NAME)
     _plot(report)
-    _write_atomically(out_dir / "report.json", json.dumps(_as_json(report, manifest_path), indent=2) + "\n")
-    _write_atomically(report.markdown_path, _markdown(report, manifest_path))
+    write_atomically(out_dir / "report.json", json.dumps(_as_json(report, manifest_path), indent=2) + "\n")
+    write_atomically(report.markdown_path, _markdown(report, manifest_path))
     return report
-
-
-def _build_report(work_dir: Path) -> dict:
-    """The last build's build_report.json ({} when there is none, or it cannot be read)."""
-    try:
-        found = json.loads((work_dir / REPORT_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
 
 
 def calibration_markdown(report: Report, *, beside: bool = True) -> list[str]:
@@ -225,13 +214,13 @@ def _tag_distribution(work_dir: Path, cache_root: Path, matrix_path: str | Path 
     if unknown:
         raise UserError(f"{len(unknown)} tracks of {splits_path} are not in the tag matrix {matrix_path} "
                         f"(e.g. {unknown[0]}); pass the matrix the build used with --matrix PATH")
-    has_audio = {r.track_id for r in rows if _has_audio(r, True)}
+    with_audio = {r.track_id for r in rows if has_audio(r, True)}
     order = [s for s in SPLITS if s in split_of.values()] + sorted(set(split_of.values()) - set(SPLITS))
     tags = {split: {"tracks": 0, "with_audio": 0, "positives": [0] * len(TAGS),
                     "positives_with_audio": [0] * len(TAGS)} for split in order}
     for track_id, split in split_of.items():
         entry = tags[split]
-        audio = track_id in has_audio
+        audio = track_id in with_audio
         entry["tracks"] += 1
         entry["with_audio"] += audio
         for i, value in enumerate(matrix.labels[track_id]):

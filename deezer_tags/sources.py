@@ -16,24 +16,34 @@ from urllib.parse import urlsplit
 SPLITS_COMMIT = "a94aad918b8cbca6ee674e673a8b2cbb1949d456"
 YOUTUBE_MAP_COMMIT = "0941ed22784c3d389cac2b96d2c139d945c68fdd"
 
-# The paper's split files, by the short name the engine uses for them.
-SPLIT_FILES = {
-    "train": "train_ground_truth.csv",
-    "validation": "validation_ground_truth.csv",
-    "test": "test_ground_truth.csv",
-    "folds": "ground_truth_folds.csv",
-}
+@dataclass(frozen=True)
+class SourceFile:
+    """A published file a build downloads: what it is, and its sha256 (see the repository's
+    data/README.md). A mirror must serve the same bytes; a deliberate change of source
+    overrides the digest with ``checksums=``."""
 
-# sha256 of the published files (see shared/data/README.md). A mirror must serve
-# the same bytes; a deliberate change of source overrides them with `checksums=`.
-PINNED_SHA256 = {
-    "annotation": "f80250953d1f86a9f14fb337b896cb2fd85b4126d394f70e11b9f72c4476d848",
-    "train": "921ee2aa569daa71dd08f0dd99e89561c829dd595462a25b3aab071e789232c6",
-    "validation": "a223998a783e58fc23cfa1e576d00d6c45960269455ba61e00ff4b8c1be9c06a",
-    "test": "861c10ce8db507dfcec9f7da17dfc8db5e8244ec447be74eaa7100f6b86d8f32",
-    "folds": "9890f93a25df3043313459f97042e6bac6babfd6cbe5f5b1bb9848994d36e9c3",
-    "youtube_map": "d1b91c4ef9acc1c2751fce56787502fab86fba38e52522372fdd7336dd1bd8ce",
+    title: str
+    sha256: str
+    split_file: str | None = None  # its name under splits_url, for the paper's split files
+
+
+# The source files, by the short name the engine uses for them: one table.
+SOURCE_FILES = {
+    "annotation": SourceFile("the tag matrix (Zenodo Context_tags_dataset.csv)",
+                             "f80250953d1f86a9f14fb337b896cb2fd85b4126d394f70e11b9f72c4476d848"),
+    "train": SourceFile("the paper's train split file",
+                        "921ee2aa569daa71dd08f0dd99e89561c829dd595462a25b3aab071e789232c6", "train_ground_truth.csv"),
+    "validation": SourceFile("the paper's validation split file",
+                             "a223998a783e58fc23cfa1e576d00d6c45960269455ba61e00ff4b8c1be9c06a",
+                             "validation_ground_truth.csv"),
+    "test": SourceFile("the paper's test split file",
+                       "861c10ce8db507dfcec9f7da17dfc8db5e8244ec447be74eaa7100f6b86d8f32", "test_ground_truth.csv"),
+    "folds": SourceFile("the paper's folds file (artist ids)",
+                        "9890f93a25df3043313459f97042e6bac6babfd6cbe5f5b1bb9848994d36e9c3", "ground_truth_folds.csv"),
+    "youtube_map": SourceFile("the YouTube id map (id_to_url.json)",
+                              "d1b91c4ef9acc1c2751fce56787502fab86fba38e52522372fdd7336dd1bd8ce"),
 }
+PINNED_SHA256 = {key: source.sha256 for key, source in SOURCE_FILES.items()}
 
 
 @dataclass(frozen=True)
@@ -68,10 +78,14 @@ class Endpoints:
     # a build run from Korea got "프린스" for Prince. Sent as Accept-Language on every call.
     api_language: str = "en"
 
-    def split_file_url(self, name: str) -> str:
-        """URL of one of the paper's split files (`name` is a key of SPLIT_FILES)."""
+    def source_url(self, key: str) -> str:
+        """Where the source file ``key`` (of SOURCE_FILES) is downloaded from."""
+        if key == "annotation":
+            return self.zenodo_url
+        if key == "youtube_map":
+            return self.youtube_map_url
         base = self.splits_url if self.splits_url.endswith("/") else self.splits_url + "/"
-        return base + SPLIT_FILES[name]
+        return base + SOURCE_FILES[key].split_file
 
     def is_preview_url(self, url: str) -> bool:
         return _host_allowed(url, self.preview_hosts)

@@ -8,6 +8,7 @@ command starts in well under a second.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -15,10 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
-from deezer_tags.build import WORK_DIR_NAME
 from deezer_tags.errors import UserError
-from deezer_tags.manifest import FAILED, MANIFEST_NAME, NO_DATA, NONE, OK, PENDING, PREVIEW, YOUTUBE
+from deezer_tags.manifest import FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, YOUTUBE
 from deezer_tags.provenance import utc
+from deezer_tags.workdir import MANIFEST_NAME, WORK_DIR_NAME, WorkDir, default_cache_root
+
+YOUTUBE_PROGRESS = "youtube_progress"  # the manifest's info key (youtube.progress.INFO_KEY, without importing yt-dlp)
 
 META_STATES = (OK, NO_DATA, FAILED, PENDING)
 AUDIO_STATES = (OK, NONE, FAILED, PENDING)
@@ -28,20 +31,9 @@ class NoBuildError(UserError):
     pass
 
 
-def default_cache_root() -> Path:
-    """The datasets cache dir `load_dataset` uses when given no cache_dir: the rule of
-    datasets/config.py (HF_DATASETS_CACHE, else $HF_HOME/datasets, else
-    $XDG_CACHE_HOME/huggingface/datasets), without importing datasets."""
-    hf_home = os.path.expanduser(
-        os.getenv("HF_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "huggingface")))
-    return Path(os.getenv("HF_DATASETS_CACHE", os.path.join(hf_home, "datasets"))).expanduser()
-
-
 def work_dir_of(cache_dir: str | os.PathLike | None, work_dir: str | os.PathLike | None = None) -> Path:
     """Where the manifest lives: the build's `work_dir=` if it had one, else under the cache dir."""
-    if work_dir:
-        return Path(work_dir).expanduser()
-    return (Path(cache_dir).expanduser() if cache_dir else default_cache_root()) / WORK_DIR_NAME
+    return WorkDir.of(cache_dir, work_dir).root
 
 
 def manifest_path_of(cache_dir: str | os.PathLike | None, work_dir: str | os.PathLike | None = None) -> Path:
@@ -71,6 +63,9 @@ class Counts:
     last_update: float | None     # unix time of the last change to any row
     # The build's runs (see deezer_tags.provenance): how many, the first start, the last end.
     runs: tuple[int, float | None, float | None] = (0, None, None)
+    # What the last (or running) build said of its YouTube stream: budget, pace, ETA (see
+    # youtube.progress); None before any build with YouTube.
+    youtube_progress: dict | None = None
 
     @property
     def tracks_with_audio(self) -> int:
@@ -88,6 +83,7 @@ class Counts:
             "runs": self.runs[0],
             "first_started_at": utc(self.runs[1]),
             "last_finished_at": utc(self.runs[2]),
+            "youtube_progress": self.youtube_progress,
         }
 
 
@@ -129,6 +125,7 @@ def read_counts(manifest: Path) -> Counts:
                 runs = tuple(db.execute("SELECT COUNT(*), MIN(started_at), MAX(finished_at) FROM runs").fetchone())
             except sqlite3.OperationalError:  # a manifest from before runs were kept
                 runs = (0, None, None)
+            said = db.execute("SELECT value FROM info WHERE key = ?", (YOUTUBE_PROGRESS,)).fetchone()
     except sqlite3.OperationalError as error:
         if "no such table" in str(error):
             raise UserError(f"the manifest {manifest} is still being created by a starting build; "
@@ -139,7 +136,16 @@ def read_counts(manifest: Path) -> Counts:
                         "rebuild into a fresh --cache-dir") from None
     finally:
         db.close()
-    return replace(count_groups(groups, last_update), runs=runs)
+    progress = _json(said[0]) if said else None
+    return replace(count_groups(groups, last_update), runs=runs, youtube_progress=progress)
+
+
+def _json(text: str) -> dict | None:
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def format_counts(counts: Counts, manifest: Path, now: float | None = None) -> str:
@@ -154,6 +160,7 @@ def format_counts(counts: Counts, manifest: Path, now: float | None = None) -> s
         f"Deezer metadata: {states(counts.metadata)}",
         f"Previews: {states(counts.previews)}",
         f"YouTube (the {sum(youtube.values()):,} tracks whose preview is none): {states(youtube)}",
+        *youtube_lines(counts, now),
         f"Tracks with audio: {counts.tracks_with_audio:,} "
         f"({', '.join(f'{k} {v:,}' for k, v in counts.with_audio.items())}); "
         f"without: {counts.tracks - counts.tracks_with_audio:,}",
@@ -167,6 +174,30 @@ def format_counts(counts: Counts, manifest: Path, now: float | None = None) -> s
         lines.append(f"Built: {n} run{'s' if n > 1 else ''}, the first started {utc(first)}, "
                      + (f"the last finished {utc(last)}" if last else "none finished yet"))
     return "\n".join(lines)
+
+
+def youtube_lines(counts: Counts, now: float | None = None) -> list[str]:
+    """The YouTube stream in plain words: done, pending, without a video, and (from what the
+    build last said) its budget, pace or pause, and ETA."""
+    youtube = counts.youtube
+    if not sum(youtube[k] for k in AUDIO_STATES):
+        return []
+    lines = [f"YouTube tracks: {youtube[OK]:,} done, {youtube[PENDING] + youtube[FAILED]:,} pending "
+             f"({youtube[FAILED]:,} of them failed once, retried), {youtube[NONE]:,} without a video"]
+    said = counts.youtube_progress
+    if not said or not said.get("budget"):
+        return lines
+    now = now or time.time()
+    as_of = time.strftime("%H:%M:%S", time.localtime(said.get("updated_at") or now))
+    pause = ((said.get("pace_state") or {}).get("pause_until") or 0) - now
+    pace = (f"paused for {_ago(pause)} more (YouTube's bot check)" if pause > 0
+            else f"one video every {said['seconds_per_video']:.1f} s")
+    running = "running" if said.get("running") else "the last run's"
+    eta = said.get("eta_seconds")
+    lines.append(f"YouTube budget {said['budget']} videos/s ({running}, as of {as_of}): {pace}; "
+                 f"spent {said['spent']['video']:,} videos, {said['spent']['search']:,} searches"
+                 + (f"; ETA {_ago(eta)}" if eta is not None and said.get("running") else ""))
+    return lines
 
 
 def _ago(seconds: float) -> str:

@@ -23,14 +23,21 @@ SCRIPT = deezer_contextual_tags.__file__
 # test's own process, GIL jitter between our send and its arrival is large next to a
 # time-scaled window. The quota itself is tested with its own settings.
 FAST_QUOTA = {"quota": 500, "window": 0.5}
+# A YouTube budget that does not bind either (the local web has no YouTube limits unless a
+# test gives it some): set for every test, and for the builds tests start in child
+# processes, through DEEZER_TAGS_YOUTUBE_BUDGET; the budget itself is tested with its own.
+FAST_YOUTUBE_BUDGET = "10000/1"
+# Set before any fixture: module-scoped builds run before the per-test _hermetic.
+os.environ["DEEZER_TAGS_YOUTUBE_BUDGET"] = FAST_YOUTUBE_BUDGET
 
 
 @pytest.fixture(autouse=True)
 def _hermetic(monkeypatch, tmp_path):
     """No DEEZER_TAGS_* setting from the developer's shell leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("DEEZER_TAGS_") and name != "DEEZER_TAGS_SHARED_DATA":
+        if name.startswith("DEEZER_TAGS_") and name not in ("DEEZER_TAGS_SHARED_DATA", "DEEZER_TAGS_YOUTUBE_BUDGET"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("DEEZER_TAGS_YOUTUBE_BUDGET", FAST_YOUTUBE_BUDGET)  # a test may have changed it
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
 

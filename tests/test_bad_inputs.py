@@ -29,7 +29,8 @@ import soundfile
 from deezer_tags.audio import inspect_mp3
 from deezer_tags.deezer import DeezerClient, RetryPolicy
 from deezer_tags.errors import ChecksumMismatchError, MalformedSourceError
-from deezer_tags.manifest import MANIFEST_NAME, Manifest, TrackRow
+from deezer_tags.manifest import Manifest, TrackRow
+from deezer_tags.workdir import MANIFEST_NAME
 from deezer_tags.pipeline import Pipeline, PipelineOptions
 from deezer_tags.previews import MAX_PREVIEW_BYTES, PreviewDownloader
 from deezer_tags.sources import Quota, resolve_endpoints

@@ -286,29 +286,36 @@ def test_a_quota_spent_for_long_stops_the_build_then_it_resumes(tmp_path):
 
 # --- 3. YouTube's bot check ---------------------------------------------------------------
 
-def test_youtube_bot_check_finishes_with_previews_and_says_once_how_to_pass_it(tmp_path, capsys, monkeypatch):
+def test_a_bot_check_that_outlasts_the_patience_stops_the_build_with_the_fix_and_it_resumes(
+        tmp_path, capsys, monkeypatch):
+    """YouTube's bot check pauses YouTube work (2 windows, then 4, 8, ...); past youtube_patience
+    of bot checks with nothing answered between, the build stops with the cookies hint, keeping
+    what it has, and the same command resumes once YouTube answers again."""
     scenario = Scenario.from_shared_data(no_preview_fraction=0.3, seed=1)
     tracks = 5  # 2 of them without a preview
+    args = ("--config", "full", "--max-tracks", str(tracks), "--cache-dir", str(tmp_path),
+            "--youtube-budget", "100/0.05", "--youtube-patience", "0.0003")  # ~1 s of bot checks
     with LocalWeb(scenario, youtube_blocked=True, **FAST_QUOTA) as web:
-        args = ("--config", "full", "--max-tracks", str(tracks), "--cache-dir", str(tmp_path))
         code, out, err = run_main(capsys, monkeypatch, web_env(web), *args)
-        assert code == 0, err[-3000:]
+        assert code == 2
+        assert last_line(err) == (
+            f"{PREFIX}YouTube has answered every request with its bot check for 0.0 h: pass a cookies file from "
+            "a browser signed in to YouTube (--youtube-cookies FILE, or --youtube-cookies-from-browser), or lower "
+            f"--youtube-budget, {RERUN}; {tracks} tracks fetched so far are kept")
+        assert err.count("YouTube's bot check") >= 2  # each pause is said, and that it resumes by itself
         assert web.count("/media/") == 0
         without_preview = sql(tmp_path, "SELECT COUNT(*) FROM tracks WHERE preview_status = 'none'")[0][0]
         with_preview = sql(tmp_path, "SELECT COUNT(*) FROM tracks WHERE preview_status = 'ok'")[0][0]
         assert without_preview > 0 and with_preview + without_preview == tracks
+        assert sql(tmp_path, "SELECT COUNT(*) FROM tracks WHERE youtube_status != 'pending' "
+                             "AND preview_status = 'none'") == [(0,)]
 
-        blocked = [line for line in out.splitlines() if line.startswith("YouTube:")]
-        assert blocked == [
-            f"YouTube: it refused this machine's requests (bot check), so {without_preview} tracks without a "
-            "preview have no clip yet; pass --youtube-cookies FILE (cookies exported from a browser signed in "
-            "to YouTube), or run the same command again later"
-        ]
-        assert out.count("--youtube-cookies") == 1
-        assert f"Audio: deezer_preview {with_preview}, youtube 0; without audio: youtube_pending {without_preview}" in out
-
-    report = json.loads((tmp_path / "deezer_tags" / "build_report.json").read_text())
-    assert report["this_run"]["youtube_blocked"]
+        web.youtube_blocked = False
+        code, out, err = run_main(capsys, monkeypatch, web_env(web), *args)
+        assert code == 0, err[-3000:]
+        assert sql(tmp_path, "SELECT COUNT(*) FROM tracks WHERE youtube_status = 'pending' "
+                             "AND preview_status = 'none'") == [(0,)]
+        assert f"Audio: deezer_preview {with_preview}, youtube " in out
     assert_only_whole_clips(tmp_path)
 
 
@@ -394,15 +401,14 @@ def test_a_full_disk_while_ffmpeg_cuts_a_youtube_clip_is_the_same_sentence(tmp_p
     scenario = Scenario.from_shared_data(no_preview_fraction=0.3, seed=1)
     cache = tmp_path / "cache"
     args = ("--config", "full", "--max-tracks", "5", "--cache-dir", str(cache))  # 2 of them without a preview
-    with LocalWeb(scenario, youtube_blocked=True, **FAST_QUOTA) as web, tmpfs(cache, "24m"):
-        # All but the YouTube clips. Another command (other workers): datasets checks for the
-        # room a cached build of the same command took before it starts.
-        code, _, err = run_main(capsys, monkeypatch, web_env(web), *args, "--workers", "8")
+    with LocalWeb(scenario, **FAST_QUOTA) as web, tmpfs(cache, "24m"):
+        # All but the YouTube clips (no time for YouTube in this run). Another command (other
+        # workers): datasets checks for the room a cached build of the same command took before it starts.
+        code, _, err = run_main(capsys, monkeypatch, web_env(web), *args, "--workers", "8", "--youtube-hours", "1e-9")
         assert code == 0, err[-3000:]
         youtube_tracks = {t for (t,) in sql(cache, "SELECT track_id FROM tracks WHERE preview_status = 'none'")}
         assert len(youtube_tracks) == 2
 
-        web.youtube_blocked = False
         ballast = fill(cache, leave=200_000)  # less than a 30 s clip
         full = run_child(web_env(web), *args)
         assert web.count("/media/") > 0, "ffmpeg never started"

@@ -14,7 +14,7 @@ import datasets
 import pytest
 
 from deezer_tags import TAGS
-from deezer_tags.build import parse_sources, source_urls
+from deezer_tags.published import parse_sources, source_urls
 from deezer_tags.errors import BadTrackSelectionError
 from deezer_tags.sources import Endpoints
 from deezer_tags.testing import LocalWeb, Scenario, shared_data_dir

@@ -18,6 +18,9 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "demo"
 
 # The real quota's shape (50 calls per window), 5x faster, so the demo takes seconds.
 DEMO_QUOTA = {"quota": 50, "window": 1.0}
+# YouTube's hour, 100x shorter: the default budget's shape (250 videos an hour) in 36 s.
+DEMO_YOUTUBE_HOUR = 36.0
+DEMO_YOUTUBE_BUDGET = f"250/{DEMO_YOUTUBE_HOUR:g}"
 
 
 def demo_scenario(seed: int = 0) -> Scenario:

@@ -111,7 +111,7 @@ def corrupt(reply: Reply, rng: random.Random) -> Reply:
 
 class Endpoints:
     def __init__(self, scenario: Scenario, signer: PreviewSigner, audio: ByteCache,
-                 media_signer: MediaSigner | None = None, *, isrc_needs_space: bool = False) -> None:
+                 media_signer: MediaSigner | None = None, *, isrc_needs_space: bool = True) -> None:
         self.scenario = scenario
         self.isrc_needs_space = isrc_needs_space  # see _music_search
         self._signer = signer

@@ -71,8 +71,9 @@ class LocalWeb:
     ``youtube_limits`` (default None: none) gives YouTube guest sessions (a cookie) and
     their limits: videos per session an hour, then 403 "This content isn't available, try
     again later"; pages per address an hour, then the bot check for hours (see
-    ``youtube_limits``). ``isrc_needs_space`` (also settable while serving) makes YouTube
-    Music's search find an ISRC only when spaced after its country code ("US FZ2275105").
+    ``youtube_limits``). ``isrc_needs_space`` (default True, as YouTube Music behaves; also
+    settable while serving): its search finds an ISRC only when spaced after its country
+    code ("US FZ2275105"), as yt-dlp issue #15389 shows.
     """
 
     def __init__(
@@ -91,7 +92,7 @@ class LocalWeb:
         audio_cache_bytes: int = 256 * 1024 * 1024,
         youtube_blocked: bool = False,
         youtube_limits: YouTubeLimits | None = None,
-        isrc_needs_space: bool = False,
+        isrc_needs_space: bool = True,
     ) -> None:
         self.scenario = scenario if scenario is not None else Scenario.from_shared_data(seed=seed)
         self.quota = quota

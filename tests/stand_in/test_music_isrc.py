@@ -1,7 +1,7 @@
 """YouTube Music's ISRC quirk, as the local web plays it (yt-dlp issue #15389, open): an ISRC
 written as one word ("USFZ2275105") answers "Did you mean: US FZ2275105" and no songs; written
-with a space after its country code it finds the song. Off by default (``isrc_needs_space``)
-until the engine asks the spaced form.
+with a space after its country code it finds the song. On by default (``isrc_needs_space``),
+as the real service behaves; the engine asks the spaced form.
 """
 
 from __future__ import annotations
