@@ -65,10 +65,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
 
-    whole = Scenario.from_shared_data(seed=args.seed, live_take_fraction=args.live_share)
+    whole = Scenario.from_public_data(seed=args.seed, live_take_fraction=args.live_share)
     youtube_map = json.loads(whole.files["youtube_map"])
     ids = sorted(own_video_tracks(whole, youtube_map)[:args.tracks])
-    scenario = Scenario.from_shared_data(track_ids=ids, seed=args.seed, live_take_fraction=args.live_share)
+    scenario = Scenario.from_public_data(track_ids=ids, seed=args.seed, live_take_fraction=args.live_share)
     video_of = {int(k): video_id_of(e["url"]) for k, e in youtube_map.items() if int(k) in set(ids)}
     cache_dir = Path(tempfile.mkdtemp(prefix="bench-calibration-"))
     try:

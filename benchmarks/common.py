@@ -20,7 +20,7 @@ SERVICES = {"/deezer/": "deezer_api", "/cdn/": "deezer_cdn", "/youtube/": "youtu
 def rebuild_scenario(seed: int = 0) -> Scenario:
     """All 49,929 tracks: 1 % gone from Deezer, 20 % without preview (mostly the ones the
     YouTube id map covers, as measured), 5 % dead previews, 3 % of map entries wrong."""
-    return Scenario.from_shared_data(no_data_fraction=0.01, no_preview_fraction=0.2,
+    return Scenario.from_public_data(no_data_fraction=0.01, no_preview_fraction=0.2,
                                      dead_preview_fraction=0.05, wrong_video_fraction=0.03, seed=seed,
                                      previewless_in_map=True)
 

@@ -41,7 +41,7 @@ def main() -> None:
 
     import deezer_contextual_tags
 
-    scenario = Scenario.from_shared_data(no_data_fraction=0.01, no_preview_fraction=0.25, seed=0)
+    scenario = Scenario.from_public_data(no_data_fraction=0.01, no_preview_fraction=0.25, seed=0)
     with LocalWeb(scenario, quota=args.quota, window=args.window, latency=latency) as web, \
             tempfile.TemporaryDirectory(prefix="bench-metadata-") as cache_dir:
         env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{args.quota}/{args.window}"}

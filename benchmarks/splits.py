@@ -1,7 +1,7 @@
 """Benchmark: the `paper` and `artist` split schemes on the real published files.
 
 Loads the tag matrix, the paper's split files and its folds file (artist ids) from
-shared/data, computes both schemes over all 49,929 tracks and prints JSON: split sizes,
+data/public, computes both schemes over all 49,929 tracks and prints JSON: split sizes,
 artists shared between splits, the worst per-tag deviation of each split from the whole
 (percentage points), the stability check (drop a random 10 % of the tracks, or keep a
 500-track subset, recompute: no remaining track may change split), and how sensitive the
@@ -34,15 +34,11 @@ from deezer_tags.splits import (
     shared_artists,
     split_stats,
 )
-from deezer_tags.testing import shared_data_dir
+from deezer_tags.testing import public_text
 
 
 def load() -> tuple[TagMatrix, dict[int, str], dict[int, int]]:
-    root = shared_data_dir()
-
-    def read(rel: str) -> str:
-        return (root / rel).read_text(encoding="utf-8-sig")
-
+    read = public_text
     matrix = parse_tag_matrix(read("seed-repo/annotation.csv"), "the tag matrix")
     split_ids = {
         split: parse_split_file(read(f"paper-splits/{split}_ground_truth.csv"), f"the paper's {split} split file", matrix)

@@ -26,20 +26,17 @@ from filelock import FileLock, Timeout
 
 from deezer_tags import buildreport, defaults
 from deezer_tags.calibration import FINAL as CALIBRATED
-from deezer_tags.calibration import (
-    CalibrationRun, CalibrationScheduler, Calibrator, calibration_table, sampled_outcomes, summarize,
-)
+from deezer_tags.calibration import CalibrationScheduler, Calibrator
 from deezer_tags.deezer import DeezerClient, RetryPolicy
 from deezer_tags.errors import (
     BadTrackSelectionError, BuildLockedError, BuildStoppedError, NetworkUnreachableError, cause_chain, storage_error,
 )
-from deezer_tags.ffmpeg import ffmpeg_exe
 from deezer_tags.importer import import_existing
 from deezer_tags.inputs import UserInputs, read_user_inputs, select_tracks, split_of_every_track
-from deezer_tags.manifest import NO_DATA, OK, PENDING, Manifest, TrackRow, metadata_counts
+from deezer_tags.manifest import NO_DATA, OK, PENDING, Manifest, metadata_counts
 from deezer_tags.pipeline import Pipeline, PipelineOptions, RunCounts
 from deezer_tags.previews import PreviewDownloader
-from deezer_tags.provenance import build_settings, summarize_runs, tool_versions
+from deezer_tags.provenance import build_settings
 from deezer_tags.published import Sources, parse_sources, read_source_text, sha256_of, source_urls, verify_sources
 from deezer_tags.sources import ENDPOINT_FIELDS, Endpoints, Quota, resolve_endpoints, resolve_quota
 from deezer_tags.splits import artist_assignment, group_by_split, merge_artists, parse_folds
@@ -292,9 +289,12 @@ class Build:
                 if calibration is not None and counts.youtube_blocked is None:
                     calibrated = calibration.after_build(track_ids)
                 manifest.finish_run(run_id, "complete")
-                self._write_report(manifest, track_ids, counts, client, time.monotonic() - started,
-                                   audio=audio, youtube=youtube, calibrating=calibration is not None,
-                                   calibrated=calibrated)
+                buildreport.write_run_report(
+                    self.layout, manifest, track_ids, counts, client, time.monotonic() - started,
+                    settings=self.settings, audio=audio, youtube=youtube,
+                    calibration=(self.calibration_tracks, self.calibration_seed, calibrated)
+                    if calibration is not None else None)
+                log.info("Deezer metadata: %s", ", ".join(f"{k} {v:,}" for k, v in counts.calls.items()))
         finally:
             client.close()  # calls still retrying in other threads stop now
         return counts
@@ -348,49 +348,6 @@ class Build:
         """The tracks of `track_ids`, in order, that have a clip for a config (with or without YouTube)."""
         with Manifest(self.manifest_path, readonly=True) as manifest:
             return [row.track_id for row in manifest.rows(track_ids) if buildreport.has_audio(row, youtube)]
-
-    def _write_report(self, manifest: Manifest, track_ids: Sequence[int], counts: RunCounts,
-                      client: DeezerClient, seconds: float, *, audio: bool, youtube: YouTubeRecoverer | None,
-                      calibrating: bool = False, calibrated: CalibrationRun | None = None) -> None:
-        rows: list[TrackRow] = list(manifest.rows(track_ids))
-        report: dict = {
-            "tracks": len(track_ids),
-            "provenance": {
-                **summarize_runs(manifest.runs()),
-                "versions": tool_versions(ffmpeg_exe() if youtube else None),
-                **self.settings,
-            },
-            **buildreport.totals(rows, audio=audio, youtube=youtube is not None),
-            "this_run": {
-                "calls": client.calls_made, "quota_answers": client.quota_answers,
-                "seconds": round(seconds, 2), "deezer": counts.calls,
-            },
-        }
-        if audio:
-            report["this_run"].update(previews=counts.previews, youtube=counts.youtube,
-                                      bytes_fetched=counts.bytes_fetched)
-            if counts.youtube_blocked:
-                report["this_run"]["youtube_blocked"] = counts.youtube_blocked
-        if youtube is not None:
-            pace = youtube.pace
-            report["this_run"]["youtube_budget"] = {
-                "budget": str(pace.budget), "spent": dict(pace.spent), "refusals": dict(pace.refusals),
-                "left_pending": counts.youtube_left, "sessions": youtube.sessions.sessions}
-        calibration_rows = None
-        if calibrating:
-            sampled, outcomes = sampled_outcomes(manifest, track_ids, self.calibration_tracks, self.calibration_seed)
-            after = calibrated or CalibrationRun()
-            report["calibration"] = {
-                **summarize(outcomes, len(sampled)),
-                "sample": sampled,
-                "this_run": {"after_build_s": after.seconds, "after_build_tracks": sum(after.outcomes.values()),
-                             **({"blocked": after.blocked} if after.blocked else {})},
-            }
-            calibration_rows = calibration_table(rows, outcomes)
-        buildreport.write(self.layout, report, buildreport.missing_tracks(rows, audio=audio, youtube=youtube is not None),
-                          calibration_rows)
-        log.info("Deezer metadata: %s", ", ".join(f"{k} {v:,}" for k, v in report["metadata"].items()))
-
 
 # A connection that could not be made (as opposed to a server that answered badly).
 _CONNECT_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT,

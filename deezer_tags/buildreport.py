@@ -148,3 +148,46 @@ class BuildReport:
     @property
     def calibration(self) -> dict | None:
         return self.data.get("calibration")
+
+
+def write_run_report(work_dir: WorkDir, manifest, track_ids: Sequence[int], counts, client, seconds: float, *,
+                     settings: dict, audio: bool, youtube=None, calibration: tuple | None = None) -> None:
+    """The report of a run that completed: build_report.json (totals, provenance, this run's
+    figures, the YouTube budget spent, the calibration), failed_tracks.csv, calibration.csv.
+    ``calibration``: (sample size, seed, the run after the build) when the build calibrated."""
+    # Here, not at the top: `report` and the CLI's summary read reports without yt-dlp.
+    from deezer_tags.calibration import CalibrationRun, calibration_table, sampled_outcomes, summarize
+    from deezer_tags.ffmpeg import ffmpeg_exe
+    from deezer_tags.provenance import summarize_runs, tool_versions
+
+    rows: list[TrackRow] = list(manifest.rows(track_ids))
+    report: dict = {
+        "tracks": len(track_ids),
+        "provenance": {**summarize_runs(manifest.runs()),
+                       "versions": tool_versions(ffmpeg_exe() if youtube else None), **settings},
+        **totals(rows, audio=audio, youtube=youtube is not None),
+        "this_run": {"calls": client.calls_made, "quota_answers": client.quota_answers,
+                     "seconds": round(seconds, 2), "deezer": counts.calls},
+    }
+    if audio:
+        report["this_run"].update(previews=counts.previews, youtube=counts.youtube, bytes_fetched=counts.bytes_fetched)
+        if counts.youtube_blocked:
+            report["this_run"]["youtube_blocked"] = counts.youtube_blocked
+    if youtube is not None:
+        pace = youtube.pace
+        report["this_run"]["youtube_budget"] = {
+            "budget": str(pace.budget), "spent": dict(pace.spent), "refusals": dict(pace.refusals),
+            "left_pending": counts.youtube_left, "sessions": youtube.sessions.sessions}
+    calibration_rows = None
+    if calibration is not None:
+        size, seed, after = calibration
+        sampled, outcomes = sampled_outcomes(manifest, track_ids, size, seed)
+        after = after or CalibrationRun()
+        report["calibration"] = {
+            **summarize(outcomes, len(sampled)),
+            "sample": sampled,
+            "this_run": {"after_build_s": after.seconds, "after_build_tracks": sum(after.outcomes.values()),
+                         **({"blocked": after.blocked} if after.blocked else {})},
+        }
+        calibration_rows = calibration_table(rows, outcomes)
+    write(work_dir, report, missing_tracks(rows, audio=audio, youtube=youtube is not None), calibration_rows)

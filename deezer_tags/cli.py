@@ -89,41 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deezer-tags", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
-    build = commands.add_parser("build", help="build the dataset into the datasets cache (resumable)")
-    build.add_argument("--config", choices=CONFIGS, default="full")
-    build.add_argument("--cache-dir", help="datasets cache dir (default: the datasets default)")
-    build.add_argument("--workers", type=int, default=defaults.API_WORKERS,
-                       help=f"concurrent Deezer calls (default {defaults.API_WORKERS})")
-    build.add_argument("--max-tracks", type=int, help="only the first N tracks of the matrix (a trial build)")
-    build.add_argument("--track-ids", help="a file of track ids to build (a trial build)")
-    build.add_argument("--split-scheme", choices=("paper", "artist"), default="paper",
-                       help="the paper's split, or the artist-disjoint one (default: paper)")
-    build.add_argument("--data-dir", help="an earlier crawl's dataset/ folder (audio/, audio_crawl/) to reuse")
-    build.add_argument("--youtube-cookies", metavar="FILE",
-                       help="a cookies file for YouTube, if it asks to sign in")
-    build.add_argument("--youtube-cookies-from-browser", metavar="BROWSER[:PROFILE]",
-                       help="read YouTube's cookies from this browser (yt-dlp's --cookies-from-browser)")
-    build.add_argument("--yt-dlp-option", metavar="KEY=JSON", action="append", default=[],
-                       help="a yt-dlp option for the YouTube fallback, e.g. 'sleep_interval_requests=1' or "
-                            "'extractor_args={\"youtube\": {\"player_client\": [\"web\"]}}' (repeatable)")
-    build.add_argument("--calibration-tracks", type=int, metavar="N",
-                       help="tracks with a preview on which to measure the YouTube path's precision "
-                            "(default: 1 %% of them, at least 200; 0: none)")
-    build.add_argument("--youtube-budget", metavar="VIDEOS/SECONDS",
-                       help="videos the whole build may resolve on YouTube per window (default 250/3600, a guest's; "
-                            "an account's cookies allow more, see the README)")
-    build.add_argument("--youtube-hours", type=float, metavar="HOURS",
-                       help="stop this run's YouTube work after this long and leave the rest for the next run "
-                            "(default: go on until every YouTube track is settled)")
-    build.add_argument("--youtube-patience", type=float, metavar="HOURS",
-                       help="hours of YouTube's bot check, with nothing answered between, before the run stops "
-                            "(resumable; default 12)")
-    build.add_argument("--work-dir", help="the manifest's folder, if the build was given one (work_dir=)")
-    build.add_argument("--recipe", metavar="FILE",
-                       help="another build's recipe (export --recipe): the same YouTube videos and sections")
-    build.add_argument("--force-redownload", action="store_true",
-                       help="download the source files again (if a server sent a broken one)")
-    build.set_defaults(run=_run_build)
+    _add_build(commands)
 
     demo = commands.add_parser("demo", help="the whole pipeline offline, against the local web")
     demo.add_argument("--cache-dir", help="where to build (default: a new temp dir)")
@@ -162,6 +128,44 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--card", help="the dataset card to upload as README.md (default: the project's README.md)")
     push.set_defaults(run=_run_push)
     return parser
+
+
+def _add_build(commands: argparse._SubParsersAction) -> None:
+    build = commands.add_parser("build", help="build the dataset into the datasets cache (resumable)")
+    build.add_argument("--config", choices=CONFIGS, default="full")
+    build.add_argument("--cache-dir", help="datasets cache dir (default: the datasets default)")
+    build.add_argument("--workers", type=int, default=defaults.API_WORKERS,
+                       help=f"concurrent Deezer calls (default {defaults.API_WORKERS})")
+    build.add_argument("--max-tracks", type=int, help="only the first N tracks of the matrix (a trial build)")
+    build.add_argument("--track-ids", help="a file of track ids to build (a trial build)")
+    build.add_argument("--split-scheme", choices=("paper", "artist"), default="paper",
+                       help="the paper's split, or the artist-disjoint one (default: paper)")
+    build.add_argument("--data-dir", help="an earlier crawl's dataset/ folder (audio/, audio_crawl/) to reuse")
+    build.add_argument("--youtube-cookies", metavar="FILE",
+                       help="a cookies file for YouTube, if it asks to sign in")
+    build.add_argument("--youtube-cookies-from-browser", metavar="BROWSER[:PROFILE]",
+                       help="read YouTube's cookies from this browser (yt-dlp's --cookies-from-browser)")
+    build.add_argument("--yt-dlp-option", metavar="KEY=JSON", action="append", default=[],
+                       help="a yt-dlp option for the YouTube fallback, e.g. 'sleep_interval_requests=1' or "
+                            "'extractor_args={\"youtube\": {\"player_client\": [\"web\"]}}' (repeatable)")
+    build.add_argument("--calibration-tracks", type=int, metavar="N",
+                       help="tracks with a preview on which to measure the YouTube path's precision "
+                            "(default: 1 %% of them, at least 200; 0: none)")
+    build.add_argument("--youtube-budget", metavar="VIDEOS/SECONDS",
+                       help="videos the whole build may resolve on YouTube per window (default 250/3600, a guest's; "
+                            "an account's cookies allow more, see the README)")
+    build.add_argument("--youtube-hours", type=float, metavar="HOURS",
+                       help="stop this run's YouTube work after this long and leave the rest for the next run "
+                            "(default: go on until every YouTube track is settled)")
+    build.add_argument("--youtube-patience", type=float, metavar="HOURS",
+                       help="hours of YouTube's bot check, with nothing answered between, before the run stops "
+                            "(resumable; default 12)")
+    build.add_argument("--work-dir", help="the manifest's folder, if the build was given one (work_dir=)")
+    build.add_argument("--recipe", metavar="FILE",
+                       help="another build's recipe (export --recipe): the same YouTube videos and sections")
+    build.add_argument("--force-redownload", action="store_true",
+                       help="download the source files again (if a server sent a broken one)")
+    build.set_defaults(run=_run_build)
 
 
 def _run_build(args: argparse.Namespace) -> int:

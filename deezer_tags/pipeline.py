@@ -138,7 +138,8 @@ class Pipeline:
         self.work_dir.audio_dir.mkdir(parents=True, exist_ok=True)
         self.work_dir.remove_orphans()
         to_call, to_preview, to_recover, to_calibrate = self._plan(wanted)
-        self._bars = self._progress_bars(len(to_call))
+        self._bars = progress_bars(len(to_call), shown=self.progress, audio=self.options.audio,
+                                   youtube=bool(self.youtube), calibration=bool(self.calibration))
         self._pools = {
             "meta": ThreadPoolExecutor(self.options.api_workers, thread_name_prefix="deezer"),
             "preview": ThreadPoolExecutor(self.options.preview_workers, thread_name_prefix="preview"),
@@ -185,17 +186,6 @@ class Pipeline:
                     bar.close()
         return self.counts
 
-    def _progress_bars(self, calls: int) -> dict[str, tqdm]:
-        def bar(total: int, desc: str, unit: str, position: int, shown: bool) -> tqdm:
-            return tqdm(total=total, desc=desc, unit=unit, position=position,
-                        disable=not (self.progress and shown), dynamic_ncols=True)
-        return {
-            "meta": bar(calls, "Deezer calls", "track", 0, True),
-            "preview": bar(0, "Previews", "clip", 1, self.options.audio),
-            "youtube": bar(0, "YouTube", "track", 2, bool(self.youtube)),
-            "calibration": bar(0, "Calibration", "track", 3, bool(self.calibration)),
-        }
-
     def _room_for_previews(self) -> bool:
         # A short queue: a signed URL must not wait behind thousands of downloads.
         return self._in_flight["preview"] < 4 * self.options.preview_workers
@@ -230,7 +220,7 @@ class Pipeline:
                 to_preview.append((row.track_id, preview_url, False))
             elif row.preview_status != OK:
                 if row.preview_status in RETRIED_STATES:
-                    self._audio_batch.append(self._no_preview(row.track_id, row.meta_status))
+                    self._audio_batch.append(no_preview(row.track_id, row.meta_status, row.metadata))
                 if self._wants_youtube(row.track_id):
                     to_recover.append(row.track_id)
         return to_call, to_preview, to_recover, to_calibrate
@@ -273,7 +263,7 @@ class Pipeline:
         if preview_url:
             self._submit("preview", track_id, preview_url, refreshing)
         else:
-            self._audio_batch.append(self._no_preview(track_id, outcome.status))
+            self._audio_batch.append(no_preview(track_id, outcome.status, outcome.metadata))
             self.counts.previews[NONE] += 1
             if self.calibration:
                 self.calibration.saw(False)
@@ -352,16 +342,6 @@ class Pipeline:
         self.counts.youtube[outcome.status] += 1
         self._audio_batch.append(outcome)
 
-    def _no_preview(self, track_id: int, meta_status: str) -> AudioOutcome:
-        refused = (self._metadata.get(track_id) or {}).get("preview_refused")
-        if meta_status == NO_DATA:
-            reason = "Deezer has no data for the track"
-        elif refused:
-            reason = f"the preview URL {refused} is not on the configured CDN hosts; refused"
-        else:
-            reason = "Deezer lists no preview"
-        return AudioOutcome(track_id, PREVIEW, NONE, error=reason)
-
     # -- workers -----------------------------------------------------------------------
 
     def _submit(self, stream: str, track_id: int, *args: Any) -> None:
@@ -427,6 +407,31 @@ class Pipeline:
             if said is not None:
                 self.manifest.set_info(YouTubeProgress.INFO_KEY, said)
                 self._bars["youtube"].set_postfix_str(self._youtube_progress.line(), refresh=False)
+
+
+def progress_bars(calls: int, *, shown: bool, audio: bool, youtube: bool, calibration: bool) -> dict[str, tqdm]:
+    """A bar per stream: the Deezer calls' total is known; the others grow as work is handed out."""
+    def bar(total: int, desc: str, unit: str, position: int, wanted: bool) -> tqdm:
+        return tqdm(total=total, desc=desc, unit=unit, position=position, disable=not (shown and wanted),
+                    dynamic_ncols=True)
+    return {
+        "meta": bar(calls, "Deezer calls", "track", 0, True),
+        "preview": bar(0, "Previews", "clip", 1, audio),
+        "youtube": bar(0, "YouTube", "track", 2, youtube),
+        "calibration": bar(0, "Calibration", "track", 3, calibration),
+    }
+
+
+def no_preview(track_id: int, meta_status: str, metadata: dict | None) -> AudioOutcome:
+    """The preview outcome of a track Deezer gives no usable preview for, and why."""
+    refused = (metadata or {}).get("preview_refused")
+    if meta_status == NO_DATA:
+        reason = "Deezer has no data for the track"
+    elif refused:
+        reason = f"the preview URL {refused} is not on the configured CDN hosts; refused"
+    else:
+        reason = "Deezer lists no preview"
+    return AudioOutcome(track_id, PREVIEW, NONE, error=reason)
 
 
 def _failed(stream: str, track_id: int, error: BaseException, args: tuple) -> Event:

@@ -292,38 +292,8 @@ def _markdown(report: Report, manifest_path: Path) -> str:
         out += ["## This build", "", *provenance_markdown(report.provenance)]
     out += ["## Coverage", "", *coverage_markdown(report)]
 
-    out += ["## Tags per split", "", report.tags_note, ""]
-    if report.tags:
-        splits = list(report.tags)
-        for title, key, n_key in (("All tracks of the split", "positives", "tracks"),
-                                  ("Tracks with audio (`full`)", "positives_with_audio", "with_audio")):
-            out += [f"{title}: positives (rate).", "",
-                    "| tag | " + " | ".join(f"{s} (n={report.tags[s][n_key]:,})" for s in splits) + " |",
-                    "|---|" + "---:|" * len(splits)]
-            for i, tag in enumerate(TAGS):
-                cells = [f"{report.tags[s][key][i]:,} ({_pct(report.tags[s][key][i], report.tags[s][n_key])})"
-                         for s in splits]
-                out.append(f"| {tag} | " + " | ".join(cells) + " |")
-            out.append("")
-        out += ["![tags by split](tags_by_split.png)", ""]
-
-    out += ["## YouTube match scores", ""]
-    if report.scores:
-        sources = Counter(source for _, _, source in report.scores)
-        values = [s for _, s, _ in report.scores]
-        found = ", ".join(f"{FOUND_BY_TITLES[s]}: {sources.get(s, 0):,}" for s in FOUND_BY_TITLES)
-        out += [f"Match score (0.7 x the title's share of the track's title words + 0.3 x the artist's) "
-                f"of the accepted candidate, {len(values):,} YouTube clips ({found}); every check must "
-                f"pass besides (see deezer_tags/matching.py); median {sorted(values)[len(values) // 2]:.2f}.", "",
-                "| score | clips |", "|---|---:|"]
-        histogram = score_histogram(values)
-        first = next(i for i, n in enumerate(histogram) if n)
-        for i in range(first, SCORE_BINS):
-            bracket = "]" if i == SCORE_BINS - 1 else ")"
-            out.append(f"| [{i / SCORE_BINS:.2f}, {(i + 1) / SCORE_BINS:.2f}{bracket} | {histogram[i]:,} |")
-        out += ["", "![YouTube match scores](youtube_match_scores.png)", ""]
-    else:
-        out += ["No YouTube clip in the manifest.", ""]
+    out += ["## Tags per split", "", report.tags_note, "", *tags_markdown(report)]
+    out += ["## YouTube match scores", "", *scores_markdown(report)]
 
     out += ["## How right are the YouTube clips?", "", *calibration_markdown(report)]
     if report.calibration_scores:
@@ -338,6 +308,44 @@ def _markdown(report: Report, manifest_path: Path) -> str:
         out += [f"| {t} | {stage} | {status} | {' '.join(reason.replace('|', '/').split())} |"
                 for t, stage, status, reason in report.without_audio[:LISTED]]
     return "\n".join(out) + "\n"
+
+
+def tags_markdown(report: Report) -> list[str]:
+    """The positives of each tag per split, of all tracks and of those with audio."""
+    if not report.tags:
+        return []
+    out: list[str] = []
+    splits = list(report.tags)
+    for title, key, n_key in (("All tracks of the split", "positives", "tracks"),
+                              ("Tracks with audio (`full`)", "positives_with_audio", "with_audio")):
+        out += [f"{title}: positives (rate).", "",
+                "| tag | " + " | ".join(f"{s} (n={report.tags[s][n_key]:,})" for s in splits) + " |",
+                "|---|" + "---:|" * len(splits)]
+        for i, tag in enumerate(TAGS):
+            cells = [f"{report.tags[s][key][i]:,} ({_pct(report.tags[s][key][i], report.tags[s][n_key])})"
+                     for s in splits]
+            out.append(f"| {tag} | " + " | ".join(cells) + " |")
+        out.append("")
+    return out + ["![tags by split](tags_by_split.png)", ""]
+
+
+def scores_markdown(report: Report) -> list[str]:
+    """The accepted YouTube candidates' match scores, as a histogram."""
+    if not report.scores:
+        return ["No YouTube clip in the manifest.", ""]
+    sources = Counter(source for _, _, source in report.scores)
+    values = [s for _, s, _ in report.scores]
+    found = ", ".join(f"{FOUND_BY_TITLES[s]}: {sources.get(s, 0):,}" for s in FOUND_BY_TITLES)
+    out = [f"Match score (0.7 x the title's share of the track's title words + 0.3 x the artist's) "
+           f"of the accepted candidate, {len(values):,} YouTube clips ({found}); every check must "
+           f"pass besides (see deezer_tags/matching.py); median {sorted(values)[len(values) // 2]:.2f}.", "",
+           "| score | clips |", "|---|---:|"]
+    histogram = score_histogram(values)
+    first = next(i for i, n in enumerate(histogram) if n)
+    for i in range(first, SCORE_BINS):
+        bracket = "]" if i == SCORE_BINS - 1 else ")"
+        out.append(f"| [{i / SCORE_BINS:.2f}, {(i + 1) / SCORE_BINS:.2f}{bracket} | {histogram[i]:,} |")
+    return out + ["", "![YouTube match scores](youtube_match_scores.png)", ""]
 
 
 def _as_json(report: Report, manifest_path: Path) -> dict:
@@ -360,20 +368,27 @@ def _as_json(report: Report, manifest_path: Path) -> dict:
 
 
 def _plot(report: Report) -> None:
-    """The three PNGs, with matplotlib's Agg canvas (no pyplot, no global backend)."""
+    """The four PNGs, with matplotlib's Agg canvas (no pyplot, no global backend)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    def save(fig: Figure, name: str) -> None:
+    def figure(name: str, size: tuple[float, float], draw) -> None:
+        fig = Figure(figsize=size)
+        draw(fig.subplots(), report)
         FigureCanvasAgg(fig)
         fig.tight_layout()
         tmp = report.out_dir / f".{name}.tmp.png"
         fig.savefig(tmp, dpi=100)
         tmp.replace(report.out_dir / name)
 
-    # Coverage: one stacked bar per config.
-    fig = Figure(figsize=(8, 2.8))
-    ax = fig.subplots()
+    figure("coverage.png", (8, 2.8), _draw_coverage)
+    figure("tags_by_split.png", (11, 4), _draw_tags)
+    figure("youtube_match_scores.png", (6, 3.5), _draw_scores)
+    figure("calibration_scores.png", (6, 3.5), _draw_calibration)
+
+
+def _draw_coverage(ax, report: Report) -> None:
+    """One stacked bar per config."""
     configs = list(report.coverage)
     parts = [("with audio: " + s, [report.coverage[c]["with_audio"][s] for c in configs]) for s in (PREVIEW, YOUTUBE)]
     reasons = sorted({r for c in configs for r in report.coverage[c]["without_audio"]})
@@ -386,11 +401,10 @@ def _plot(report: Report) -> None:
     ax.invert_yaxis()
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_title(f"Coverage of {report.counts.tracks:,} tracks")
-    save(fig, "coverage.png")
 
-    # Tags: positive rate per tag, one bar per split.
-    fig = Figure(figsize=(11, 4))
-    ax = fig.subplots()
+
+def _draw_tags(ax, report: Report) -> None:
+    """Positive rate per tag, one bar per split."""
     if report.tags:
         splits = list(report.tags)
         width = 0.8 / len(splits)
@@ -405,11 +419,10 @@ def _plot(report: Report) -> None:
     ax.set_xticks(range(len(TAGS)), TAGS, rotation=45, ha="right")
     ax.set_ylabel("positive rate (%)")
     ax.set_title("Tags per split")
-    save(fig, "tags_by_split.png")
 
-    # YouTube match scores.
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
+
+def _draw_scores(ax, report: Report) -> None:
+    """The YouTube match scores of the accepted candidates."""
     values = [s for _, s, _ in report.scores]
     ax.hist(values, bins=[i / SCORE_BINS for i in range(SCORE_BINS + 1)], edgecolor="white")
     if report.score_threshold is not None:
@@ -418,11 +431,10 @@ def _plot(report: Report) -> None:
     ax.set_xlabel("title score of the accepted candidate")
     ax.set_ylabel("YouTube clips")
     ax.set_title(f"YouTube match scores ({len(values):,} clips)")
-    save(fig, "youtube_match_scores.png")
 
-    # The calibration's acoustic scores, the preview's recording or not.
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
+
+def _draw_calibration(ax, report: Report) -> None:
+    """The calibration's acoustic scores, the preview's recording or not."""
     bins = [i / SCORE_BINS for i in range(-SCORE_BINS // 2, SCORE_BINS + 1)]  # correlations from -0.5
     for verdict, label in (("same", "the preview's recording"), ("other", "another recording")):
         values = [score for score, status in report.calibration_scores if status == verdict]
@@ -437,4 +449,3 @@ def _plot(report: Report) -> None:
     ax.set_xlabel("acoustic score of the preview in the chosen video")
     ax.set_ylabel("calibration tracks")
     ax.set_title(f"YouTube calibration ({len(report.calibration_scores):,} videos heard)")
-    save(fig, "calibration_scores.png")

@@ -19,7 +19,7 @@ from typing import Iterable
 from deezer_tags.errors import UserError
 from deezer_tags.manifest import FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, YOUTUBE
 from deezer_tags.provenance import utc
-from deezer_tags.workdir import MANIFEST_NAME, WORK_DIR_NAME, WorkDir, default_cache_root
+from deezer_tags.workdir import MANIFEST_NAME, WORK_DIR_NAME, WorkDir
 
 YOUTUBE_PROGRESS = "youtube_progress"  # the manifest's info key (youtube.progress.INFO_KEY, without importing yt-dlp)
 

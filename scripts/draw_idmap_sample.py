@@ -25,7 +25,9 @@ import re
 import sys
 from pathlib import Path
 
-ID_MAP = Path(__file__).resolve().parents[1].parent / "shared/data/seed-repo/id_to_url.json"
+from deezer_tags.testing import public_text
+
+ID_MAP = "seed-repo/id_to_url.json"  # of the repository's public data (deezer_tags.testing.public_data)
 SEED = 13
 SIZE = 320
 LOW_OVERLAP_SIZE = 120
@@ -58,9 +60,10 @@ def names_a_version(entry: dict) -> bool:
     return bool(_VERSION_PLACE.search(entry["title"]) or _VERSION_PLACE.search(entry["query"]))
 
 
-def draw(id_map_path: Path = ID_MAP, seed: int = SEED, size: int = SIZE, *, doubtful: bool = False,
+def draw(id_map_path: Path | None = None, seed: int = SEED, size: int = SIZE, *, doubtful: bool = False,
          versions: bool = False) -> list[dict]:
-    entries = json.loads(id_map_path.read_text(encoding="utf-8"))
+    text = id_map_path.read_text(encoding="utf-8") if id_map_path else public_text(ID_MAP)
+    entries = json.loads(text)
     ordered = sorted(entries, key=int)
     chosen = random.Random(seed).sample(ordered, size)
     if doubtful or versions:
@@ -86,7 +89,7 @@ def draw(id_map_path: Path = ID_MAP, seed: int = SEED, size: int = SIZE, *, doub
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--id-map", type=Path, default=ID_MAP)
+    parser.add_argument("--id-map", type=Path, help="another copy of id_to_url.json (default: the repository's)")
     parser.add_argument("--low-overlap", action="store_true", help="the second sample: doubtful entries")
     parser.add_argument("--versions", action="store_true", help="the third sample: entries that name a version")
     args = parser.parse_args()

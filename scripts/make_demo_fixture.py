@@ -1,8 +1,8 @@
-"""Derive the demo scenario's small source files from the real ones in shared/data.
+"""Derive the demo scenario's small source files from the real ones (the repository's data/public/).
 
 The demo (`deezer-tags demo`) must run on a machine that has only this package,
 so it ships a few hundred real rows of each published file. Run from the repo
-root: `python scripts/make_demo_fixture.py ../shared/data`.
+root: `python scripts/make_demo_fixture.py`.
 """
 
 from __future__ import annotations
@@ -11,23 +11,23 @@ import csv
 import io
 import json
 import random
-import sys
 from pathlib import Path
+
+from deezer_tags.testing import public_text
 
 OUT = Path(__file__).resolve().parents[1] / "deezer_tags" / "testing" / "fixtures" / "demo"
 PER_SPLIT = {"train": 200, "validation": 30, "test": 60, "unassigned": 10}
 SEED = 2020
 
 
-def main(shared_data: Path) -> None:
+def main() -> None:
     rng = random.Random(SEED)
-    seed_repo, paper = shared_data / "seed-repo", shared_data / "paper-splits"
-    youtube_map = json.loads((seed_repo / "id_to_url.json").read_text())
+    youtube_map = json.loads(public_text("seed-repo/id_to_url.json"))
     split_rows = {
-        split: list(csv.reader((paper / f"{split}_ground_truth.csv").open()))
+        split: list(csv.reader(io.StringIO(public_text(f"paper-splits/{split}_ground_truth.csv"))))
         for split in ("train", "validation", "test")
     }
-    matrix = list(csv.reader((seed_repo / "annotation.csv").open()))
+    matrix = list(csv.reader(io.StringIO(public_text("seed-repo/annotation.csv"))))
     header, body = matrix[0], matrix[1:]
     in_splits = {row[0] for rows in split_rows.values() for row in rows[1:]}
 
@@ -45,7 +45,7 @@ def main(shared_data: Path) -> None:
     _write_csv(OUT / "annotation.csv", [header] + [r for r in body if r[0] in chosen])
     for split, rows in split_rows.items():
         _write_csv(OUT / f"{split}_ground_truth.csv", [rows[0]] + [r for r in rows[1:] if r[0] in chosen])
-    folds = list(csv.reader((paper / "ground_truth_folds.csv").open()))
+    folds = list(csv.reader(io.StringIO(public_text("paper-splits/ground_truth_folds.csv"))))
     _write_csv(OUT / "ground_truth_folds.csv", [folds[0]] + [r for r in folds[1:] if r[0] in chosen])
     subset = {k: v for k, v in youtube_map.items() if k in chosen}
     (OUT / "id_to_url.json").write_text(json.dumps(subset, indent=4, ensure_ascii=False) + "\n")
@@ -59,4 +59,4 @@ def _write_csv(path: Path, rows: list[list[str]]) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data"))
+    main()

@@ -35,7 +35,7 @@ os.environ["DEEZER_TAGS_YOUTUBE_BUDGET"] = FAST_YOUTUBE_BUDGET
 def _hermetic(monkeypatch, tmp_path):
     """No DEEZER_TAGS_* setting from the developer's shell leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("DEEZER_TAGS_") and name not in ("DEEZER_TAGS_SHARED_DATA", "DEEZER_TAGS_YOUTUBE_BUDGET"):
+        if name.startswith("DEEZER_TAGS_") and name not in ("DEEZER_TAGS_PUBLIC_DATA", "DEEZER_TAGS_YOUTUBE_BUDGET"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DEEZER_TAGS_YOUTUBE_BUDGET", FAST_YOUTUBE_BUDGET)  # a test may have changed it
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -45,7 +45,7 @@ def _hermetic(monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def full_scenario() -> Scenario:
     """All 49,929 tracks of the real matrix; 1 % gone from Deezer, 20 % without preview."""
-    return Scenario.from_shared_data(no_data_fraction=0.01, no_preview_fraction=0.2, seed=7)
+    return Scenario.from_public_data(no_data_fraction=0.01, no_preview_fraction=0.2, seed=7)
 
 
 def build(web: LocalWeb, cache_dir: Path, config: str = "metadata", **kwargs) -> datasets.DatasetDict:

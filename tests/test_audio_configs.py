@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import csv
 import hashlib
+import io
 import json
 import re
 import sqlite3
@@ -26,7 +27,7 @@ _CDN = re.compile(r"^/cdn/stream/c-([0-9a-f]{32})-5\.mp3$")
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return Scenario.from_shared_data(no_data_fraction=0.03, no_preview_fraction=0.25,
+    return Scenario.from_public_data(no_data_fraction=0.03, no_preview_fraction=0.25,
                                      dead_preview_fraction=0.05, wrong_video_fraction=0.05, seed=4)
 
 
@@ -35,10 +36,9 @@ def rows_of(dataset) -> dict[int, dict]:
 
 
 def first_ids(n: int) -> list[int]:
-    from deezer_tags.testing import shared_data_dir
+    from deezer_tags.testing import public_text
 
-    with open(shared_data_dir() / "seed-repo" / "annotation.csv") as handle:
-        return [int(r["song_id"]) for _, r in zip(range(n), csv.DictReader(handle))]
+    return [int(r["song_id"]) for _, r in zip(range(n), csv.DictReader(io.StringIO(public_text("seed-repo/annotation.csv"))))]
 
 
 def work_dir(cache: Path) -> Path:

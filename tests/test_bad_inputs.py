@@ -34,7 +34,7 @@ from deezer_tags.workdir import MANIFEST_NAME
 from deezer_tags.pipeline import Pipeline, PipelineOptions
 from deezer_tags.previews import MAX_PREVIEW_BYTES, PreviewDownloader
 from deezer_tags.sources import Quota, resolve_endpoints
-from deezer_tags.testing import LocalWeb, Scenario, shared_data_dir
+from deezer_tags.testing import LocalWeb, Scenario, public_text
 from deezer_tags.testing.audio import media_mp3, preview_mp3
 from deezer_tags.testing.deezer_api import track_body
 from deezer_tags.testing.scenario import video_id_of as served_video_id
@@ -71,7 +71,7 @@ def cache_state(cache: Path) -> tuple[list[tuple], dict[str, str]]:
 def earlier_build(tmp_path_factory) -> Path:
     """A cache dir in which a `previews` build of 3 tracks has finished."""
     cache = tmp_path_factory.mktemp("earlier") / "cache"
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web:
         build(web, cache, "previews", max_tracks=3)
     rows, audio = cache_state(cache)
     assert len(rows) == 3 and len(audio) == 3 and {r[5] for r in rows} == {"ok"}  # preview_status
@@ -93,7 +93,7 @@ def assert_nothing_fetched_and_cache_kept(web: LocalWeb, cache: Path, before: tu
 
 def test_a_truncated_matrix_download_is_refused_by_its_checksum_and_the_cache_kept(cache):
     before = cache_state(cache)
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     data = scenario.files["annotation"]
     cut = data.index(b"\n", len(data) // 2) + 5  # five bytes into a row: mid-row
     scenario.files["annotation"] = data[:cut]
@@ -112,7 +112,7 @@ ROW = ",0,1,1,1,0,1,1,1,1,1,0,0,1,1,1\n"
 
 def _cut_mid_row(line: int, keep_fields: int) -> str:
     """The real matrix up to `line`, which is cut after `keep_fields` fields and a comma."""
-    lines = (shared_data_dir() / "seed-repo" / "annotation.csv").read_text().splitlines(keepends=True)
+    lines = public_text("seed-repo/annotation.csv").splitlines(keepends=True)
     return "".join(lines[:line - 1]) + ",".join(lines[line - 1].split(",")[:keep_fields]) + ","
 
 
@@ -139,7 +139,7 @@ MALFORMED = {
 def test_a_malformed_matrix_passed_on_purpose_names_its_line_and_the_fix(cache, case):
     text, expected = MALFORMED[case]
     before = cache_state(cache)
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     scenario.files["annotation"] = text.encode()
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         with pytest.raises(MalformedSourceError, match=expected) as raised:
@@ -153,7 +153,7 @@ def test_a_malformed_matrix_passed_on_purpose_names_its_line_and_the_fix(cache, 
 @pytest.mark.parametrize("key", ["annotation", "youtube_map"])
 def test_a_source_that_is_not_utf8_is_a_clear_error(cache, key):
     before = cache_state(cache)
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     scenario.files[key] = scenario.files[key].replace(b"1", b"\xb9", 1)  # "1" in Latin-1 superscript
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         with pytest.raises(MalformedSourceError, match="UTF-8"):
@@ -171,7 +171,7 @@ def test_a_source_that_is_not_utf8_is_a_clear_error(cache, key):
 ])
 def test_a_map_of_the_wrong_shape_stops_the_build_before_any_call(cache, text, expected):
     before = cache_state(cache)
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     scenario.files["youtube_map"] = text
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         with pytest.raises(MalformedSourceError, match=expected) as raised:
@@ -197,7 +197,7 @@ UNKNOWN_TRACK_VIDEO = "AAAAAAAAAAA"
 
 
 def test_bad_map_entries_are_refused_per_track_and_only_youtube_ids_are_fetched(tmp_path):
-    scenario = Scenario.from_shared_data(no_preview_fraction=1.0)  # every track goes to YouTube
+    scenario = Scenario.from_public_data(no_preview_fraction=1.0)  # every track goes to YouTube
     youtube_map = json.loads(scenario.files["youtube_map"])
     bad_tracks = [int(k) for k in youtube_map if int(k) != MAPPED_TRACK][:len(BAD_MAP_URLS)]
     with LocalWeb(scenario, **FAST_QUOTA) as web:
@@ -287,7 +287,7 @@ def audio_files(work: Path) -> list[str]:
 
 
 def test_the_overrides_serve_the_given_bytes_and_leave_the_rest_alone():
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     scenario.api_overrides[MAPPED_TRACK] = b"not json"
     scenario.media_overrides[MAPPED_VIDEO] = b"not audio"
     other = next(t for t in scenario.tracks if t != MAPPED_TRACK)
@@ -304,7 +304,7 @@ def test_the_overrides_serve_the_given_bytes_and_leave_the_rest_alone():
 # -- 3. Deezer API bodies --------------------------------------------------------------------
 
 def test_api_bodies_that_are_not_a_track_are_retried_then_recorded_failed(tmp_path):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     ids = list(scenario.tracks)[:8]
     good = json.loads(track_body(scenario.tracks[ids[0]], "", 0))
     bodies = {
@@ -333,7 +333,7 @@ def test_api_bodies_that_are_not_a_track_are_retried_then_recorded_failed(tmp_pa
 
 
 def test_a_body_without_a_preview_field_is_a_track_without_preview(tmp_path):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     body = json.loads(track_body(scenario.tracks[MAPPED_TRACK], "", 0))
     del body["preview"]
     scenario.api_overrides[MAPPED_TRACK] = json.dumps(body).encode()
@@ -355,7 +355,7 @@ OFF_CDN_PREVIEWS = {  # the URL -> what the metadata's record of the refusal sho
 
 
 def test_a_preview_off_the_configured_cdn_is_never_fetched_and_youtube_is_tried(tmp_path):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     ids = own_video_tracks(scenario, len(OFF_CDN_PREVIEWS))
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         for track_id, url in zip(ids, OFF_CDN_PREVIEWS):
@@ -376,7 +376,7 @@ def test_a_preview_off_the_configured_cdn_is_never_fetched_and_youtube_is_tried(
 
 
 def test_a_refused_preview_url_is_recorded_as_refused(tmp_path):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     scenario.api_overrides[MAPPED_TRACK] = track_body(scenario.tracks[MAPPED_TRACK], "file:///etc/passwd", 0)
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         row = run_engine(web, tmp_path, [MAPPED_TRACK], youtube=False)[MAPPED_TRACK]
@@ -388,7 +388,7 @@ def test_a_refused_preview_url_is_recorded_as_refused(tmp_path):
                                     {"preview": {"url": "http://127.0.0.1/x.mp3"}}, {"artist": "Roger Sanchez"}],
                          ids=["preview a number", "preview a list", "preview an object", "artist a string"])
 def test_a_field_of_the_wrong_type_is_recorded_not_fatal(tmp_path, change):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     body = {**json.loads(track_body(scenario.tracks[MAPPED_TRACK], "", 0)), **change}
     scenario.api_overrides[MAPPED_TRACK] = json.dumps(body).encode()
     with LocalWeb(scenario, **FAST_QUOTA) as web:
@@ -430,7 +430,7 @@ def bad_previews() -> dict[str, bytes]:
 
 
 def test_a_bad_preview_is_never_stored_and_recorded_with_its_reason(tmp_path, bad_previews):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     ids = list(scenario.tracks)[:len(BAD_PREVIEWS)]
     scenario.preview_overrides.update(zip(ids, bad_previews.values()))
     with LocalWeb(scenario, **FAST_QUOTA) as web:
@@ -448,7 +448,7 @@ def test_a_bad_preview_is_never_stored_and_recorded_with_its_reason(tmp_path, ba
 
 
 def test_a_bad_preview_goes_to_youtube_which_recovers_the_track(tmp_path, bad_previews):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     ids = own_video_tracks(scenario, len(BAD_PREVIEWS))
     scenario.preview_overrides.update(zip(ids, bad_previews.values()))
     with LocalWeb(scenario, **FAST_QUOTA) as web:
@@ -462,7 +462,7 @@ def test_a_bad_preview_goes_to_youtube_which_recovers_the_track(tmp_path, bad_pr
 
 
 def test_media_that_is_not_audio_is_never_stored_and_recorded_failed(tmp_path):
-    scenario = Scenario.from_shared_data(no_preview_fraction=1.0)
+    scenario = Scenario.from_public_data(no_preview_fraction=1.0)
     ids = own_video_tracks(scenario, 6)
     video_of = {t: served_video_id(json.loads(scenario.files["youtube_map"])[str(t)]["url"]) for t in ids}
     bad = dict(zip(ids[:4], (b"", HTML_PAGE * 100, random.Random(2).randbytes(480_000), media_mp3("short", 2.0))))
@@ -496,7 +496,7 @@ def test_media_that_is_not_audio_is_never_stored_and_recorded_failed(tmp_path):
 
 
 def test_a_2h_video_is_refused_by_its_duration_before_any_media_is_read(tmp_path):
-    scenario = Scenario.from_shared_data(no_preview_fraction=1.0)
+    scenario = Scenario.from_public_data(no_preview_fraction=1.0)
     video = scenario.videos[MAPPED_VIDEO]
     scenario.add_video(MAPPED_VIDEO, video.title, 7200, track_id=MAPPED_TRACK)  # the page says 2 h
     with LocalWeb(scenario, **FAST_QUOTA) as web:

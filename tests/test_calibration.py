@@ -32,7 +32,7 @@ LIVE_SHARE = 0.2
 
 
 def _map() -> dict[str, dict]:
-    return json.loads(Scenario.from_shared_data(seed=SEED).files["youtube_map"])
+    return json.loads(Scenario.from_public_data(seed=SEED).files["youtube_map"])
 
 
 def _own_video_tracks(scenario: Scenario, youtube_map: dict[str, dict], *, live: bool) -> list[int]:
@@ -54,12 +54,12 @@ def _own_video_tracks(scenario: Scenario, youtube_map: dict[str, dict], *, live:
 @pytest.fixture(scope="module")
 def live_scenario() -> tuple[Scenario, list[int], set[int]]:
     """30 tracks with a preview, 6 of them (20 %) mapped to a live take of their song."""
-    whole = Scenario.from_shared_data(seed=SEED, live_take_fraction=0.3)
+    whole = Scenario.from_public_data(seed=SEED, live_take_fraction=0.3)
     youtube_map = _map()
     live = _own_video_tracks(whole, youtube_map, live=True)[:6]
     master = _own_video_tracks(whole, youtube_map, live=False)[:24]
     ids = sorted(live + master)
-    return Scenario.from_shared_data(track_ids=ids, seed=SEED, live_take_fraction=0.3), ids, set(live)
+    return Scenario.from_public_data(track_ids=ids, seed=SEED, live_take_fraction=0.3), ids, set(live)
 
 
 def _calibration_rows(cache_dir: Path) -> list[dict]:
@@ -140,7 +140,7 @@ def _calibrated(cache_dir: Path) -> dict[int, float]:
 
 def test_the_sample_is_the_same_across_builds_and_a_resume(tmp_path):
     tracks, size = 60, 8
-    scenario = Scenario.from_shared_data(seed=SEED, no_preview_fraction=0.2)
+    scenario = Scenario.from_public_data(seed=SEED, no_preview_fraction=0.2)
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         fresh = tmp_path / "fresh"
         build(web, fresh, "full", max_tracks=tracks, calibration_tracks=size)
@@ -185,7 +185,7 @@ def test_the_default_sample_and_a_bad_size():
 
 
 def test_while_the_quota_paces_the_build_the_calibration_runs_beside_it(tmp_path):
-    scenario = Scenario.from_shared_data(seed=SEED, no_preview_fraction=0.2)
+    scenario = Scenario.from_public_data(seed=SEED, no_preview_fraction=0.2)
     # 10 calls per 0.5 s: 120 tracks take 6 s of calls, time for a calibration or two meanwhile.
     with LocalWeb(scenario, quota=10, window=0.5) as web:
         build(web, tmp_path, "full", max_tracks=120, calibration_tracks=3)

@@ -21,7 +21,7 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subpro
 
 
 def test_build_shows_progress_and_points_at_the_report(tmp_path):
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web:
         env = {**web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}"}
         result = run_cli("build", "--config", "metadata", "--max-tracks", "40", "--cache-dir", str(tmp_path),
                          env=env)
@@ -33,7 +33,7 @@ def test_build_shows_progress_and_points_at_the_report(tmp_path):
 
 
 def test_checksum_mismatch_is_one_sentence_not_a_traceback(tmp_path):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     scenario.files["train"] = scenario.files["train"].replace(b"\n", b"\r\n", 3)
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         result = run_cli("build", "--config", "metadata", "--max-tracks", "5", "--cache-dir", str(tmp_path),
@@ -46,7 +46,7 @@ def test_checksum_mismatch_is_one_sentence_not_a_traceback(tmp_path):
 
 def test_a_build_with_its_own_work_dir_is_found_by_status_and_report(tmp_path):
     cache, work = tmp_path / "cache", tmp_path / "elsewhere" / "manifest-here"
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web:
         env = {**web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}"}
         built = run_cli("build", "--config", "metadata", "--max-tracks", "20", "--cache-dir", str(cache),
                         "--work-dir", str(work), env=env)

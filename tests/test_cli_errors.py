@@ -10,7 +10,6 @@ whose file size limit (RLIMIT_FSIZE) makes its writes fail with EFBIG.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import resource
@@ -186,7 +185,7 @@ def fill(directory: Path, leave: int = 0) -> Path:
 # --- 1. no network ------------------------------------------------------------------------
 
 def test_no_network_stops_at_the_source_files_and_keeps_the_earlier_tracks(tmp_path, capsys, monkeypatch):
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web:
         code, _, err = run_main(capsys, monkeypatch, web_env(web), "--config", "metadata", "--max-tracks", "5",
                                 "--cache-dir", str(tmp_path))
         assert code == 0, err
@@ -202,7 +201,7 @@ def test_no_network_stops_at_the_source_files_and_keeps_the_earlier_tracks(tmp_p
     assert sorted(p.name for p in (tmp_path / "downloads").iterdir()) == sources
     assert status_counts(tmp_path, "meta_status") == {"ok": 5}
 
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web:
         code, out, err = run_main(capsys, monkeypatch, web_env(web), "--config", "metadata", "--max-tracks", "10",
                                   "--cache-dir", str(tmp_path))
         assert code == 0, err
@@ -219,7 +218,7 @@ def test_no_network_on_a_fresh_cache_is_one_sentence(tmp_path, capsys, monkeypat
 
 
 def test_an_unreachable_deezer_api_stops_the_build_instead_of_retrying_every_track(tmp_path, capsys, monkeypatch):
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web:
         code, _, err = run_main(capsys, monkeypatch, web_env(web), "--config", "metadata", "--max-tracks", "10",
                                 "--cache-dir", str(tmp_path))
         assert code == 0, err
@@ -256,7 +255,7 @@ def test_a_quota_spent_for_long_stops_the_build_then_it_resumes(tmp_path):
     # The server allows 5 calls per 0.5 s; the client is told 100, as if another program
     # on the IP were calling too. Every arrival counts, so the quota stays spent. In a child
     # process: a client in the server's process shares its GIL, and arrivals would jitter.
-    with LocalWeb(Scenario.from_shared_data(), quota=5, window=0.5) as web:
+    with LocalWeb(Scenario.from_public_data(), quota=5, window=0.5) as web:
         overdrawn = {**web_env(web, "100/0.5"), "DEEZER_TAGS_QUOTA_PATIENCE": "2"}
         started = time.monotonic()
         result = run_child(overdrawn, "--config", "metadata", "--max-tracks", "20", "--workers", "4",
@@ -291,7 +290,7 @@ def test_a_bot_check_that_outlasts_the_patience_stops_the_build_with_the_fix_and
     """YouTube's bot check pauses YouTube work (2 windows, then 4, 8, ...); past youtube_patience
     of bot checks with nothing answered between, the build stops with the cookies hint, keeping
     what it has, and the same command resumes once YouTube answers again."""
-    scenario = Scenario.from_shared_data(no_preview_fraction=0.3, seed=1)
+    scenario = Scenario.from_public_data(no_preview_fraction=0.3, seed=1)
     tracks = 5  # 2 of them without a preview
     args = ("--config", "full", "--max-tracks", str(tracks), "--cache-dir", str(tmp_path),
             "--youtube-budget", "100/0.05", "--youtube-patience", "0.0003")  # ~1 s of bot checks
@@ -331,7 +330,7 @@ def test_a_full_disk_stops_the_build_keeps_the_manifest_whole_and_the_same_comma
         pytest.skip(MOUNT_REFUSED)
     cache = tmp_path / "cache"
     previews = ("--config", "previews", "--max-tracks", str(PREVIEW_TRACKS), "--cache-dir", str(cache))
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web, \
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web, \
             (tmpfs(cache, "16m") if disk == "tmpfs" else nullcontext()):
         # Sources and metadata first (the previews' signed URLs are in the manifest then).
         code, _, err = run_main(capsys, monkeypatch, web_env(web), "--config", "metadata", "--max-tracks",
@@ -378,7 +377,7 @@ def test_a_full_disk_while_datasets_writes_arrow_is_the_same_sentence(tmp_path):
     cache = tmp_path / "cache"
     arrow_dir = cache / "deezer_contextual_tags"
     args = ("--config", "metadata", "--max-tracks", "5", "--cache-dir", str(cache))
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web, tmpfs(arrow_dir, "256k"):
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web, tmpfs(arrow_dir, "256k"):
         ballast = fill(arrow_dir, leave=4096)  # room for the lock files, not for the Arrow data
         result = run_child(web_env(web), *args)
         assert result.returncode == 2
@@ -398,7 +397,7 @@ def test_a_full_disk_while_datasets_writes_arrow_is_the_same_sentence(tmp_path):
 @pytest.mark.skipif(bool(MOUNT_REFUSED), reason=str(MOUNT_REFUSED))
 def test_a_full_disk_while_ffmpeg_cuts_a_youtube_clip_is_the_same_sentence(tmp_path, capsys, monkeypatch):
     # ffmpeg, a subprocess, says "No space left on device" in words only.
-    scenario = Scenario.from_shared_data(no_preview_fraction=0.3, seed=1)
+    scenario = Scenario.from_public_data(no_preview_fraction=0.3, seed=1)
     cache = tmp_path / "cache"
     args = ("--config", "full", "--max-tracks", "5", "--cache-dir", str(cache))  # 2 of them without a preview
     with LocalWeb(scenario, **FAST_QUOTA) as web, tmpfs(cache, "24m"):
@@ -466,7 +465,7 @@ def test_a_cache_dir_the_build_cannot_write_is_named_with_the_fix(tmp_path, caps
         pytest.skip(refused)
     cache = tmp_path / "cache"
     args = ("--config", "metadata", "--cache-dir", str(cache))
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web, \
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web, \
             (tmpfs(cache, "32m") if how == "read-only mount" else nullcontext()):
         code, _, err = run_main(capsys, monkeypatch, web_env(web), *args, "--max-tracks", "5")
         assert code == 0, err[-3000:]
@@ -515,7 +514,7 @@ def _unwritable(cache: Path, how: str, tmp_path: Path):
 
 def test_two_builds_on_one_cache_wait_or_refuse_and_the_manifest_stays_whole(tmp_path, capsys, monkeypatch):
     cache = tmp_path / "cache"
-    with LocalWeb(Scenario.from_shared_data(), quota=50, window=0.5) as web:
+    with LocalWeb(Scenario.from_public_data(), quota=50, window=0.5) as web:
         env = {**os.environ, **web_env(web)}
         command = [sys.executable, "-m", "deezer_tags", "build", "--max-tracks", "150", "--cache-dir", str(cache)]
         # The same command twice at once: datasets' own lock makes the second one wait.
@@ -564,7 +563,7 @@ def sql_ready(cache: Path) -> bool:
 # --- 7. a broken source file --------------------------------------------------------------
 
 def test_a_checksum_mismatch_is_one_sentence_with_the_cli_fix(tmp_path, capsys, monkeypatch):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     scenario.files["test"] = scenario.files["test"][:-100]
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         code, _, err = run_main(capsys, monkeypatch, web_env(web), "--config", "metadata", "--max-tracks", "3",

@@ -20,7 +20,7 @@ TRACKS = 40
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return Scenario.from_shared_data(no_preview_fraction=0.2, previewless_in_map=True, seed=4)
+    return Scenario.from_public_data(no_preview_fraction=0.2, previewless_in_map=True, seed=4)
 
 
 # In a child process: datasets forks its workers, and a fork of a process that also

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import io
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from deezer_tags import TAGS
 from deezer_tags.published import parse_sources, source_urls
 from deezer_tags.errors import BadTrackSelectionError
 from deezer_tags.sources import Endpoints
-from deezer_tags.testing import LocalWeb, Scenario, shared_data_dir
+from deezer_tags.testing import LocalWeb, Scenario, public_text
 
 from conftest import FAST_QUOTA, SCRIPT, api_track_ids, build
 
@@ -26,11 +27,11 @@ SUBSET = 300
 
 @pytest.fixture(scope="module")
 def subset_scenario() -> Scenario:
-    return Scenario.from_shared_data(no_data_fraction=0.05, no_preview_fraction=0.2, seed=1)
+    return Scenario.from_public_data(no_data_fraction=0.05, no_preview_fraction=0.2, seed=1)
 
 
 def _matrix_rows() -> dict[int, list[int]]:
-    with open(shared_data_dir() / "seed-repo" / "annotation.csv") as handle:
+    with io.StringIO(public_text("seed-repo/annotation.csv")) as handle:
         rows = csv.reader(handle)
         header = next(rows)
         assert tuple(header[1:]) == TAGS
@@ -95,7 +96,7 @@ def test_paper_splits_are_the_published_files_and_nothing_is_dropped():
     """The real files, through the engine's parser: 32,771 / 3,642 / 12,169 + 1,347 unassigned."""
     from deezer_tags.splits import group_by_split
 
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     with LocalWeb(scenario) as web:
         endpoints = Endpoints(**{k: v for k, v in web.config_kwargs().items() if k.endswith("url")})
         urls = source_urls(endpoints, ("annotation", "train", "validation", "test"))
@@ -106,7 +107,7 @@ def test_paper_splits_are_the_published_files_and_nothing_is_dropped():
         "train": 32771, "validation": 3642, "test": 12169, "unassigned": 1347,
     }
     for split in ("train", "validation", "test"):
-        with open(shared_data_dir() / "paper-splits" / f"{split}_ground_truth.csv") as handle:
+        with io.StringIO(public_text(f"paper-splits/{split}_ground_truth.csv")) as handle:
             published = [int(r["song_id"]) for r in csv.DictReader(handle)]
         assert sorted(groups[split]) == sorted(published)
 
@@ -165,7 +166,7 @@ def test_split_sizes_add_up_per_split_counter(subset_scenario, tmp_path):
     """Tracks land in the split the paper's files give them."""
     paper = {}
     for split in ("train", "validation", "test"):
-        with open(shared_data_dir() / "paper-splits" / f"{split}_ground_truth.csv") as handle:
+        with io.StringIO(public_text(f"paper-splits/{split}_ground_truth.csv")) as handle:
             paper.update({int(r["song_id"]): split for r in csv.DictReader(handle)})
     with LocalWeb(subset_scenario, **FAST_QUOTA) as web:
         dataset = build(web, tmp_path, max_tracks=120)
@@ -180,7 +181,7 @@ def test_split_sizes_add_up_per_split_counter(subset_scenario, tmp_path):
 def test_artist_names_come_in_english_unless_another_language_is_asked_for(tmp_path):
     """Deezer localizes names by the caller's IP; the local web plays that for a share of
     artists. Every call asks for English (api_language, default "en")."""
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     localized = [t for t in scenario.tracks if scenario.tracks[t].artist_name_localized][:2]
     plain = next(t for t in scenario.tracks if not scenario.tracks[t].artist_name_localized)
     ids = [*localized, plain]

@@ -25,7 +25,7 @@ TRACKS = 30
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
     """Half the tracks without a preview, half of all on YouTube Music: clips of every source."""
-    return Scenario.from_shared_data(seed=3, no_preview_fraction=0.5, previewless_in_map=True,
+    return Scenario.from_public_data(seed=3, no_preview_fraction=0.5, previewless_in_map=True,
                                      art_track_fraction=0.5)
 
 

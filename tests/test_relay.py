@@ -19,7 +19,7 @@ ITAG = 140
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return Scenario.from_shared_data(seed=1)
+    return Scenario.from_public_data(seed=1)
 
 
 @pytest.fixture(scope="module")

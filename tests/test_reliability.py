@@ -15,7 +15,7 @@ WEB = {"quota": 50, "window": 0.5, "latency": {"/deezer/": (0.02, 0.06), "/cdn/"
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return Scenario.from_shared_data(no_data_fraction=0.01, no_preview_fraction=0.2, dead_preview_fraction=0.05,
+    return Scenario.from_public_data(no_data_fraction=0.01, no_preview_fraction=0.2, dead_preview_fraction=0.05,
                                      wrong_video_fraction=0.03, seed=0, previewless_in_map=True)
 
 

@@ -12,7 +12,7 @@ TRACKS = 200
 
 
 def test_resets_5xx_and_garbage_bodies_are_retried_to_success(tmp_path):
-    scenario = Scenario.from_shared_data(no_data_fraction=0.05, seed=3)
+    scenario = Scenario.from_public_data(no_data_fraction=0.05, seed=3)
     faults = Faults(reset=0.1, server_error=0.1, not_json=0.05, seed=11)
     with LocalWeb(scenario, quota=100, window=0.5, faults=faults) as web:
         dataset = build(web, tmp_path, max_tracks=TRACKS)
@@ -27,7 +27,7 @@ def test_resets_5xx_and_garbage_bodies_are_retried_to_success(tmp_path):
 
 
 def test_a_track_that_always_fails_is_recorded_failed_then_retried_next_build(tmp_path):
-    scenario = Scenario.from_shared_data(seed=3)
+    scenario = Scenario.from_public_data(seed=3)
     with LocalWeb(scenario, quota=100, window=0.5, faults=Faults(server_error=1.0, seed=1)) as web:
         dataset = build(web, tmp_path, max_tracks=3, workers=3)
         assert web.count("/deezer/track/") == 3 * 6  # bounded: six attempts per track, then recorded
@@ -41,7 +41,7 @@ def test_a_track_that_always_fails_is_recorded_failed_then_retried_next_build(tm
 
 
 def test_sigkill_mid_build_then_resume_refetches_nothing_finished(tmp_path):
-    scenario = Scenario.from_shared_data(no_data_fraction=0.05, seed=5)
+    scenario = Scenario.from_public_data(no_data_fraction=0.05, seed=5)
     tracks = 400
     with LocalWeb(scenario, quota=40, window=0.5, latency=(0.0, 0.02)) as web:
         kill_build_midway(web, "metadata", tmp_path, tracks, "meta_status IN ('ok', 'no_data')", 100)
@@ -80,7 +80,7 @@ def test_a_kept_partial_preview_goes_on_only_if_its_end_matches_the_file(tmp_pat
 
     from deezer_tags.previews import OVERLAP, PreviewDownloader, partial_path
 
-    scenario = Scenario.from_shared_data(seed=0)
+    scenario = Scenario.from_public_data(seed=0)
     track = next(t for t in scenario.tracks if scenario.answers(t) and scenario.tracks[t].preview == "ok")
     dest = tmp_path / "audio" / f"{track}.mp3"
     dest.parent.mkdir()

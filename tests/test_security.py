@@ -45,7 +45,7 @@ def test_a_full_build_contacts_only_the_services_and_keeps_the_cookies_to_itself
     cache, temp = tmp_path / "cache", tmp_path / "tmp"
     temp.mkdir()
 
-    scenario = Scenario.from_shared_data(no_preview_fraction=0.3, previewless_in_map=True, seed=2)
+    scenario = Scenario.from_public_data(no_preview_fraction=0.3, previewless_in_map=True, seed=2)
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{web.quota}/{web.window}",
                "PATH": f"{spy_dir}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(temp)}

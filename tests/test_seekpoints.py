@@ -10,7 +10,7 @@ from deezer_tags.testing import LocalWeb, Scenario, media
 
 @pytest.fixture(scope="module")
 def web():
-    with LocalWeb(Scenario.from_shared_data(seed=1)) as running:
+    with LocalWeb(Scenario.from_public_data(seed=1)) as running:
         yield running
 
 

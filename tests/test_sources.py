@@ -46,7 +46,7 @@ def test_environment_variables_point_the_builder_at_a_mirror(monkeypatch, tmp_pa
 
     from conftest import SCRIPT
 
-    with LocalWeb(Scenario.from_shared_data(), **FAST_QUOTA) as web:
+    with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web:
         for name, value in web.env().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("DEEZER_TAGS_QUOTA", f"{web.quota}/{web.window}")
@@ -58,7 +58,7 @@ def test_environment_variables_point_the_builder_at_a_mirror(monkeypatch, tmp_pa
 
 
 def test_checksum_mismatch_names_file_digests_and_override(tmp_path):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     scenario.files["annotation"] = scenario.files["annotation"] + b"92310739,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1\n"
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         with pytest.raises(ChecksumMismatchError) as caught:
@@ -82,7 +82,7 @@ ROW = ",0,1,1,1,0,1,1,1,1,1,0,0,1,1,1\n"
     (HEADER + "12" + ROW + "13,0,1\n", r"line 3: 3 fields, expected 16"),
 ])
 def test_malformed_matrix_is_rejected_with_its_line(tmp_path, matrix, expected):
-    scenario = Scenario.from_shared_data()
+    scenario = Scenario.from_public_data()
     scenario.files["annotation"] = matrix.encode()
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         with pytest.raises(MalformedSourceError, match=expected):

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import csv
+import io
 
 import pytest
 
 from deezer_tags.errors import BadTrackSelectionError
-from deezer_tags.testing import LocalWeb, Scenario, shared_data_dir
+from deezer_tags.testing import LocalWeb, Scenario, public_text
 
 from conftest import FAST_QUOTA, build
 
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return Scenario.from_shared_data(seed=2)
+    return Scenario.from_public_data(seed=2)
 
 
 def _folds() -> dict[int, tuple[int, str]]:
-    with open(shared_data_dir() / "paper-splits" / "ground_truth_folds.csv") as handle:
+    with io.StringIO(public_text("paper-splits/ground_truth_folds.csv")) as handle:
         return {int(r["song_id"]): int(r["artist_id"]) for r in csv.DictReader(handle)}
 
 
@@ -42,7 +43,7 @@ def test_artist_scheme_keeps_test_and_separates_artists(scenario, tmp_path):
 
 def test_a_split_file_of_ones_own(scenario, tmp_path):
     ids = [int(r["song_id"]) for _, r in zip(range(20), csv.DictReader(
-        open(shared_data_dir() / "seed-repo" / "annotation.csv")))]
+        io.StringIO(public_text("seed-repo/annotation.csv"))))]
     split_file = tmp_path / "mine.csv"
     split_file.write_text("track_id,split\n" + "".join(
         f"{t},{'test' if i % 2 else 'train'}\n" for i, t in enumerate(ids)))

@@ -1,4 +1,4 @@
-"""The `artist` split scheme, on the real published files (shared/data)."""
+"""The `artist` split scheme, on the real published files (data/public)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from deezer_tags.splits import (
     shared_artists,
     split_stats,
 )
-from deezer_tags.testing import shared_data_dir
+from deezer_tags.testing import public_text
 
 # sha256 of "track_id,split" lines, sorted by track id, of the artist scheme over all 49,929
 # tracks of the published files: the same on any machine, until the pinned constants change.
@@ -31,8 +31,7 @@ ARTIST_SCHEME_DIGEST = "5138608b46f9173ce66bb8b3138332eeaa8ecb70468d6324f84bffe8
 
 class Real:
     def __init__(self) -> None:
-        root = shared_data_dir()
-        read = lambda rel: (root / rel).read_text(encoding="utf-8-sig")
+        read = public_text
         self.matrix = parse_tag_matrix(read("seed-repo/annotation.csv"), "the tag matrix")
         self.split_ids = {
             split: parse_split_file(read(f"paper-splits/{split}_ground_truth.csv"), split, self.matrix)

@@ -32,7 +32,7 @@ MAPPED_VIDEO = "NMg2mhqJR8g"
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return Scenario.from_shared_data(seed=1, wrong_video_fraction=0.1)
+    return Scenario.from_public_data(seed=1, wrong_video_fraction=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -508,7 +508,7 @@ def test_clips_cut_under_every_transport_fault_are_the_fault_free_ones(scenario,
 def test_a_track_no_search_finds_is_recovered_by_its_isrc_on_youtube_music(youtube_map, tmp_path):
     """No preview, not in the id map, and a video search that returns only unrelated
     uploads: YouTube Music's song search for the ISRC finds the art track."""
-    scenario = Scenario.from_shared_data(seed=1, art_track_fraction=1.0, track_ids=[541854, MAPPED_TRACK])
+    scenario = Scenario.from_public_data(seed=1, art_track_fraction=1.0, track_ids=[541854, MAPPED_TRACK])
     track_id = 541854
     assert track_id not in youtube_map
     track = scenario.tracks[track_id]
@@ -534,7 +534,7 @@ def test_the_sources_are_asked_in_order_and_the_first_acceptable_wins(scenario, 
     art track is found by name only), then no video search at all."""
     track_id = next(mapped_tracks(scenario, youtube_map, wrong=True))
     track = scenario.tracks[track_id]
-    world = Scenario.from_shared_data(seed=1, wrong_video_fraction=0.1, art_track_fraction=1.0)
+    world = Scenario.from_public_data(seed=1, wrong_video_fraction=0.1, art_track_fraction=1.0)
     isrc = "ZZ0000000001"  # no song has it
     meta = {**metadata(world, track_id), "isrc": isrc}
     with LocalWeb(world) as web, YouTubeRecoverer(endpoints_of(web), youtube_map) as recoverer:

@@ -29,7 +29,7 @@ PAGE = re.compile(r"^/youtube/(watch|results|music/search)$")
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
     """Half the tracks without a preview, most of them in the id map, half of all on YouTube Music."""
-    return Scenario.from_shared_data(no_preview_fraction=0.5, previewless_in_map=True, art_track_fraction=0.5,
+    return Scenario.from_public_data(no_preview_fraction=0.5, previewless_in_map=True, art_track_fraction=0.5,
                                      wrong_video_fraction=0.05, seed=11)
 
 
@@ -173,7 +173,6 @@ def test_a_kill_during_a_bot_check_pause_resumes_and_loses_no_clip(scenario, tmp
 
 
 def test_previews_load_from_another_process_while_the_youtube_phase_runs(scenario, tmp_path, unlimited):
-    from deezer_tags.cli import main as cli
 
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         child = start_child(web, tmp_path, "1/1")  # a slow YouTube: the phase lasts well past the calls

@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     track_ids = None
     if args.tracks is not None:  # the matrix's first N tracks
-        track_ids = list(itertools.islice(Scenario.from_shared_data().tracks, args.tracks))
-    scenario = Scenario.from_shared_data(
+        track_ids = list(itertools.islice(Scenario.from_public_data().tracks, args.tracks))
+    scenario = Scenario.from_public_data(
         track_ids=track_ids, seed=args.seed, no_data_fraction=args.no_data,
         no_preview_fraction=args.no_preview, dead_preview_fraction=args.dead_preview,
         wrong_video_fraction=args.wrong_video,

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from deezer_tags.testing.scenario import SHARED_FILES, Scenario
+from deezer_tags.testing.scenario import PUBLIC_FILES, Scenario
 from deezer_tags.testing.server import LocalWeb
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "demo"
@@ -27,7 +27,7 @@ def demo_scenario(seed: int = 0) -> Scenario:
     """Some tracks gone from Deezer, a fifth without preview, a few dead previews, half the
     tracks on YouTube Music, and one map video in ten a live take of its song, which only the
     calibration can tell (guesses: no measurement of the real shares can be made here)."""
-    files = {key: (FIXTURE / Path(rel).name).read_bytes() for key, rel in SHARED_FILES.items()}
+    files = {key: (FIXTURE / Path(rel).name).read_bytes() for key, rel in PUBLIC_FILES.items()}
     return Scenario(files, seed=seed, no_data_fraction=0.02, no_preview_fraction=0.2,
                     dead_preview_fraction=0.05, wrong_video_fraction=0.05, previewless_in_map=True,
                     art_track_fraction=0.5, live_take_fraction=0.1)

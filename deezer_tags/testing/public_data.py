@@ -64,4 +64,4 @@ def read_public(name: str) -> bytes:
 
 
 def public_text(name: str) -> str:
-    return read_public(name).decode("utf-8")
+    return read_public(name).decode("utf-8-sig")

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from .audio import FRAME_SAMPLES, PREVIEW_SECONDS, SAMPLE_RATE
+from .public_data import read_public
 
-SHARED_DATA_ENV = "DEEZER_TAGS_SHARED_DATA"
-
-# Served file key -> its place under shared/data (see shared/data/README.md).
-SHARED_FILES = {
+# Served file key -> the public data file it is (data/public/, see its README).
+PUBLIC_FILES = {
     "annotation": "seed-repo/annotation.csv",
     "train": "paper-splits/train_ground_truth.csv",
     "validation": "paper-splits/validation_ground_truth.csv",
@@ -33,25 +30,6 @@ SHARED_FILES = {
 }
 
 PreviewState = Literal["ok", "none", "dead"]
-
-
-def shared_data_dir() -> Path:
-    """The folder with the real data: ``$DEEZER_TAGS_SHARED_DATA``, else the first ``shared/data``
-    above the current directory or above this package."""
-    if env := os.environ.get(SHARED_DATA_ENV):
-        path = Path(env)
-        if not path.is_dir():
-            raise FileNotFoundError(f"{SHARED_DATA_ENV}={env} is not a directory; point it at shared/data.")
-        return path
-    starts = (Path.cwd().resolve(), Path(__file__).resolve().parent)
-    for start in starts:
-        for folder in (start, *start.parents):
-            if (folder / "shared" / "data").is_dir():
-                return folder / "shared" / "data"
-    raise FileNotFoundError(
-        f"No shared/data folder above {starts[0]} or {starts[1]}; set {SHARED_DATA_ENV} "
-        "to the folder holding seed-repo/ and paper-splits/."
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +237,7 @@ class Scenario:
         art_track_fraction: float = 0.0,
         live_take_fraction: float = 0.0,
     ) -> None:
-        missing = set(SHARED_FILES) - set(files)
+        missing = set(PUBLIC_FILES) - set(files)
         if missing:
             raise ValueError(f"Scenario files lack {sorted(missing)}")
         self.files = dict(files)
@@ -307,9 +285,8 @@ class Scenario:
         self.media_overrides: dict[str, bytes] = {}
 
     @classmethod
-    def from_shared_data(
+    def from_public_data(
         cls,
-        data_dir: str | Path | None = None,
         track_ids: Iterable[int] | None = None,
         seed: int = 0,
         no_data_fraction: float = 0.0,
@@ -320,9 +297,8 @@ class Scenario:
         art_track_fraction: float = 0.0,
         live_take_fraction: float = 0.0,
     ) -> Scenario:
-        """A scenario serving the real files from ``data_dir`` (default: ``shared_data_dir()``)."""
-        root = Path(data_dir) if data_dir is not None else shared_data_dir()
-        files = {key: (root / rel).read_bytes() for key, rel in SHARED_FILES.items()}
+        """A scenario serving the real published files (the repository's copy: public_data)."""
+        files = {key: read_public(name) for key, name in PUBLIC_FILES.items()}
         return cls(
             files, track_ids=track_ids, seed=seed, no_data_fraction=no_data_fraction,
             no_preview_fraction=no_preview_fraction, dead_preview_fraction=dead_preview_fraction,

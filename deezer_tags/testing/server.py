@@ -94,7 +94,7 @@ class LocalWeb:
         youtube_limits: YouTubeLimits | None = None,
         isrc_needs_space: bool = True,
     ) -> None:
-        self.scenario = scenario if scenario is not None else Scenario.from_shared_data(seed=seed)
+        self.scenario = scenario if scenario is not None else Scenario.from_public_data(seed=seed)
         self.quota = quota
         self.window = window
         self.latency = latency

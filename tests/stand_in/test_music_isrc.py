@@ -21,7 +21,7 @@ TRACK = 79472617  # a track of the matrix
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return Scenario.from_shared_data(track_ids=[TRACK, 92310738, 129128022], art_track_fraction=1.0)
+    return Scenario.from_public_data(track_ids=[TRACK, 92310738, 129128022], art_track_fraction=1.0)
 
 
 def music_results(web: LocalWeb, terms: str) -> tuple[list[str], str]:

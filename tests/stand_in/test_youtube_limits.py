@@ -27,7 +27,7 @@ MARGIN = 0.1  # s past a window's end before we count on it having passed
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return Scenario.from_shared_data(track_ids=TRACKS)
+    return Scenario.from_public_data(track_ids=TRACKS)
 
 
 @pytest.fixture(scope="module")

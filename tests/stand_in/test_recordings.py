@@ -19,7 +19,7 @@ import pytest
 import requests
 import soundfile
 
-from deezer_tags.testing import LocalWeb, Scenario, media, shared_data_dir
+from deezer_tags.testing import LocalWeb, Scenario, media, read_public
 from deezer_tags.testing.audio import PREVIEW_SECONDS, preview_mp3, render_mp3
 from deezer_tags.testing.scenario import preview_offset, track_duration, video_id_of
 
@@ -32,9 +32,9 @@ OTHER, OTHER_VIDEO = 552402, "Lrle0x_DHBM"  # another recording
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    youtube_map = json.loads((shared_data_dir() / "seed-repo" / "id_to_url.json").read_bytes())
+    youtube_map = json.loads(read_public("seed-repo/id_to_url.json"))
     ids = [*SHARED, OTHER, *map(int, list(youtube_map)[:80])]
-    return Scenario.from_shared_data(track_ids=ids, live_take_fraction=0.2)
+    return Scenario.from_public_data(track_ids=ids, live_take_fraction=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_preview_bytes_follow_the_excerpt(scenario):
 
 
 def test_which_recording_a_video_carries():
-    scenario = Scenario.from_shared_data(track_ids=[OTHER])
+    scenario = Scenario.from_public_data(track_ids=[OTHER])
     youtube_map = json.loads(scenario.files["youtube_map"])
     named: dict[str, int] = {}
     for key, entry in youtube_map.items():
@@ -227,19 +227,19 @@ def test_which_recording_a_video_carries():
 
 
 def test_live_takes_are_seeded_exact_and_apart_from_wrong_videos():
-    a = Scenario.from_shared_data(track_ids=[], wrong_video_fraction=0.1, live_take_fraction=0.05)
-    b = Scenario.from_shared_data(track_ids=[], wrong_video_fraction=0.1, live_take_fraction=0.05)
-    none = Scenario.from_shared_data(track_ids=[], wrong_video_fraction=0.1)
+    a = Scenario.from_public_data(track_ids=[], wrong_video_fraction=0.1, live_take_fraction=0.05)
+    b = Scenario.from_public_data(track_ids=[], wrong_video_fraction=0.1, live_take_fraction=0.05)
+    none = Scenario.from_public_data(track_ids=[], wrong_video_fraction=0.1)
     assert a.live_take_ids == b.live_take_ids and len(a.live_take_ids) == round(0.05 * len(a.videos))
     assert {v.video_id for v in a.videos.values() if v.take == "live"} == a.live_take_ids
     assert not any(a.videos[v].wrong for v in a.live_take_ids)
     assert {v for v in a.videos if a.videos[v].wrong} == {v for v in none.videos if none.videos[v].wrong}
     assert not none.live_take_ids
     with pytest.raises(ValueError):
-        Scenario.from_shared_data(track_ids=[], wrong_video_fraction=0.5, live_take_fraction=0.6)
+        Scenario.from_public_data(track_ids=[], wrong_video_fraction=0.5, live_take_fraction=0.6)
 
 
 def test_an_art_track_carries_its_tracks_master():
-    scenario = Scenario.from_shared_data(track_ids=list(SHARED), art_track_fraction=1.0)
+    scenario = Scenario.from_public_data(track_ids=list(SHARED), art_track_fraction=1.0)
     art = scenario.art_tracks()
     assert {scenario.video_recording(v) for v in art} == {f"track:{SHARED[0]}"}

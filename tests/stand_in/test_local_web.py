@@ -24,10 +24,10 @@ import soundfile
 import yaml
 import yt_dlp
 
-from deezer_tags.testing import Faults, LocalWeb, Scenario, media, shared_data_dir
+from deezer_tags.testing import Faults, LocalWeb, Scenario, media, public_text, read_public
 from deezer_tags.testing.scenario import video_id_of
 
-# From shared/data/README.md.
+# From data/public/README.md.
 PUBLISHED_SHA256 = {
     "annotation": "f80250953d1f86a9f14fb337b896cb2fd85b4126d394f70e11b9f72c4476d848",
     "youtube_map": "d1b91c4ef9acc1c2751fce56787502fab86fba38e52522372fdd7336dd1bd8ce",
@@ -45,7 +45,7 @@ MAPPED_TRACK = 79472617  # id map: "Another Chance (Radio Edit) Roger Sanchez", 
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return Scenario.from_shared_data(seed=1, no_data_fraction=0.05, no_preview_fraction=0.2,
+    return Scenario.from_public_data(seed=1, no_data_fraction=0.05, no_preview_fraction=0.2,
                                      dead_preview_fraction=0.05, wrong_video_fraction=0.1)
 
 
@@ -86,7 +86,7 @@ def shape(value: object) -> object:
 # -- Deezer API ---------------------------------------------------------------------------
 
 def test_track_body_has_the_recorded_shape(web, http, scenario):
-    cassette = yaml.safe_load((shared_data_dir() / "deezer-api-recorded" / "TestClient.test_get_track.yaml").read_text())
+    cassette = yaml.safe_load(public_text("deezer-api-recorded/TestClient.test_get_track.yaml"))
     recorded = json.loads(cassette["interactions"][0]["response"]["body"]["string"])
     tid = ok_track(scenario)
     body = api(web, http, tid)
@@ -103,7 +103,7 @@ def test_mapped_track_takes_title_and_artist_from_the_id_map(web, http, scenario
     assert (body["title"], body["title_short"], body["title_version"]) == (
         "Another Chance (Radio Edit)", "Another Chance", "(Radio Edit)")
     assert body["artist"]["name"] == "Roger Sanchez"
-    folds = (shared_data_dir() / "paper-splits" / "ground_truth_folds.csv").read_text().splitlines()
+    folds = public_text("paper-splits/ground_truth_folds.csv").splitlines()
     artist_id = next(int(line.split(",")[2]) for line in folds if line.startswith(f"{MAPPED_TRACK},"))
     assert body["artist"]["id"] == artist_id
 
@@ -259,11 +259,11 @@ def test_served_files_are_the_published_ones(web, http):
     head = http.head(urls["annotation"])
     assert (head.status_code, head.content) == (200, b"")
     assert (web.count("/zenodo/"), web.count("/zenodo/", method="GET"), web.count("/zenodo/", method="HEAD")) == (2, 1, 1)
-    assert int(head.headers["Content-Length"]) == (shared_data_dir() / "seed-repo" / "annotation.csv").stat().st_size
+    assert int(head.headers["Content-Length"]) == len(read_public("seed-repo/annotation.csv"))
 
 
 def test_a_scenario_can_serve_a_tampered_file(http):
-    scenario = Scenario.from_shared_data(track_ids=[MAPPED_TRACK])
+    scenario = Scenario.from_public_data(track_ids=[MAPPED_TRACK])
     scenario.files["annotation"] = b"song_id,car\n1,1\n"
     with LocalWeb(scenario) as web:
         assert http.get(web.env()["DEEZER_TAGS_ZENODO_URL"]).content == b"song_id,car\n1,1\n"
@@ -371,16 +371,16 @@ def test_scenario_outcomes_are_exact_and_seeded(scenario):
         round(0.05 * n), round(0.2 * n), round(0.05 * n))
     assert not (scenario.no_data_ids & scenario.no_preview_ids or scenario.no_preview_ids & scenario.dead_preview_ids)
     assert all(scenario.tracks[t].preview == "none" for t in list(scenario.no_preview_ids)[:100])
-    again = Scenario.from_shared_data(seed=1, no_data_fraction=0.05, no_preview_fraction=0.2, dead_preview_fraction=0.05)
+    again = Scenario.from_public_data(seed=1, no_data_fraction=0.05, no_preview_fraction=0.2, dead_preview_fraction=0.05)
     assert again.dead_preview_ids == scenario.dead_preview_ids
     assert again.tracks[MAPPED_TRACK] == scenario.tracks[MAPPED_TRACK]
-    other = Scenario.from_shared_data(seed=2, no_data_fraction=0.05, no_preview_fraction=0.2, dead_preview_fraction=0.05)
+    other = Scenario.from_public_data(seed=2, no_data_fraction=0.05, no_preview_fraction=0.2, dead_preview_fraction=0.05)
     assert other.dead_preview_ids != scenario.dead_preview_ids
 
 
 def test_full_scenario_is_cheap_to_build():
     begin = time.perf_counter()
-    Scenario.from_shared_data(no_preview_fraction=0.25, wrong_video_fraction=0.05)
+    Scenario.from_public_data(no_preview_fraction=0.25, wrong_video_fraction=0.05)
     assert time.perf_counter() - begin < 2.0
 
 
@@ -407,12 +407,19 @@ def test_added_video_is_served(web, http, scenario):
         scenario.add_video("short", "x", 1)
 
 
-def test_shared_data_dir_explains_a_bad_setting(monkeypatch, tmp_path):
-    monkeypatch.setenv("DEEZER_TAGS_SHARED_DATA", str(tmp_path / "missing"))
-    with pytest.raises(FileNotFoundError, match="DEEZER_TAGS_SHARED_DATA"):
-        shared_data_dir()
-    monkeypatch.setenv("DEEZER_TAGS_SHARED_DATA", str(tmp_path))
-    assert shared_data_dir() == tmp_path
+def test_public_data_is_checked_and_a_bad_setting_explained(monkeypatch, tmp_path):
+    from deezer_tags.testing.public_data import public_data_dir
+
+    monkeypatch.setenv("DEEZER_TAGS_PUBLIC_DATA", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="DEEZER_TAGS_PUBLIC_DATA"):
+        public_data_dir()
+    monkeypatch.setenv("DEEZER_TAGS_PUBLIC_DATA", str(tmp_path))
+    assert public_data_dir() == tmp_path
+    (tmp_path / "seed-repo").mkdir()
+    (tmp_path / "seed-repo" / "error_id_to_urls.json").write_text("{}")  # not the published bytes
+    read_public.cache_clear()
+    with pytest.raises(FileNotFoundError, match="does not have its sha256"):
+        read_public("seed-repo/error_id_to_urls.json")
 
 
 # -- faults, latency, bandwidth ---------------------------------------------------------------
@@ -564,12 +571,12 @@ def test_a_request_in_flight_when_the_log_is_cleared_is_left_out(scenario, http)
 
 
 def test_cli_serves_and_prints_exports(http):
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen([sys.executable, "-m", "deezer_tags.testing", "serve", "--tracks", "20"],
                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         exports = dict(proc.stdout.readline().strip()[len("export "):].split("=", 1) for _ in range(8))
-        first_track = (shared_data_dir() / "seed-repo" / "annotation.csv").read_text().splitlines()[1].split(",")[0]
+        first_track = public_text("seed-repo/annotation.csv").splitlines()[1].split(",")[0]
         body = http.get(f"{exports['DEEZER_TAGS_API_URL']}/track/{first_track}").json()
         assert body["id"] == int(first_track)
     finally:
