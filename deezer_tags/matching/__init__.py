@@ -47,9 +47,9 @@ its ``checks`` every measure, and ``rules()`` records the thresholds with a dige
 word list.
 
 One room per concern (none named after a function the package exports, which would hide
-it: ``judge``, ``rules``), every name importable from here as before:
+it: ``judge``, ``rules``, ``words``), every name importable from here as before:
 - ``tables``: the thresholds, tolerances, word lists and patterns (``TABLES``: the digested ones);
-- ``words``: a title's words, key words, near spellings, shares, phrases and brackets;
+- ``text``: a title's words, key words, near spellings, shares, phrases and brackets;
 - ``versions``: reading a title's version and comparing two (``read_version``, ``compare_versions``);
 - ``sides``: the ``Track`` and the ``Candidate``, read from Deezer's and YouTube's metadata;
 - ``titles``: a video title against the track: its song segment, extra words and guests;
@@ -71,9 +71,9 @@ from deezer_tags.matching.tables import (
 from deezer_tags.matching.tables import (  # noqa: F401
     _CREDIT, _FEAT, _GUESTS, _HOURS, _NAMES, _QUOTED, _SEPARATOR, _YEAR,
 )
+from deezer_tags.matching.text import key_words, phrases, share_found, split_brackets, title_share, words
 from deezer_tags.matching.titles import extra_words, guests, song_segment, uncredited_guests
 from deezer_tags.matching.versions import Version, compare_versions, read_version, version_mismatch
-from deezer_tags.matching.words import key_words, phrases, share_found, split_brackets, title_share, words
 
 __all__ = [
     "ARTIST_MIN_SHARE", "ART_TRACK_TOLERANCE_SECONDS", "CHECKS", "COMPILATION", "COMPILATIONS", "CUT", "CUTS",

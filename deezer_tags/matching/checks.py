@@ -18,11 +18,11 @@ from deezer_tags.matching.tables import (
     DURATION_TOLERANCE_SECONDS, EXTRA_WORDS_MAX, NEAR_SPELLING, NEAR_SPELLING_EDITS, SONG_LENGTH_RANGE, TABLES,
     TITLE_MIN_SHARE, WHO_MIN_SHARE,
 )
-from deezer_tags.matching.titles import extra_words, uncredited_guests
-from deezer_tags.matching.versions import compare_versions, read_version
-from deezer_tags.matching.words import (
+from deezer_tags.matching.text import (
     _with_compounds, key_words, phrases, share_found, split_brackets, title_share, words,
 )
+from deezer_tags.matching.titles import extra_words, uncredited_guests
+from deezer_tags.matching.versions import compare_versions, read_version
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from deezer_tags.matching.sides import Candidate, Track
 from deezer_tags.matching.tables import (
     _CREDIT, _FEAT, _GUESTS, _NAMES, _OPEN, _QUOTED, _SEPARATOR, ARTIST_MIN_SHARE, FILLER, UPLOAD_WORDS,
 )
-from deezer_tags.matching.words import (
+from deezer_tags.matching.text import (
     _found, _neighbours_joined, _with_compounds, key_words, share_found, split_brackets, title_share, words,
 )
 

@@ -13,7 +13,7 @@ from deezer_tags.matching.tables import (
     _FEAT, _SEPARATOR, _YEAR, CUTS, DURATION_SETTLES, FILLER, HARD_VERSIONS, LANGUAGES, LONG_CUTS, MIXES, NOT_VERSIONS,
     RELEASES, REMIXES, SHORT_CUTS, UPLOAD_WORDS, VERSION_HEADS, VERSION_KINDS, VERSION_SYNONYMS, WHO_MIN_SHARE,
 )
-from deezer_tags.matching.words import _found, _holds, _padded, _without, key_words, share_found, split_brackets, words
+from deezer_tags.matching.text import _found, _holds, _padded, _without, key_words, share_found, split_brackets, words
 
 
 @dataclass(frozen=True)
