@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from deezer_tags.testing import Scenario
+from deezer_tags import defaults
+from deezer_tags.testing import Scenario, YouTubeLimits
 
 # Per service, the seconds a reply waits before its first byte (uniform between the two).
 LATENCY = {"/deezer/": (0.06, 0.15), "/cdn/": (0.02, 0.05), "/youtube/": (0.1, 0.3), "/media/": (0.05, 0.1)}
@@ -23,6 +24,37 @@ def rebuild_scenario(seed: int = 0) -> Scenario:
     return Scenario.from_public_data(no_data_fraction=0.01, no_preview_fraction=0.2,
                                      dead_preview_fraction=0.05, wrong_video_fraction=0.03, seed=seed,
                                      previewless_in_map=True)
+
+
+# A budget that does not bind, for the builds that measure the rest without YouTube's limits.
+UNBINDING_BUDGET = "1000000/3600"
+
+
+def add_youtube_arguments(parser) -> None:
+    """YouTube's limits on the local web, and the build's budget (rebuild.py, reliability.py)."""
+    parser.add_argument("--youtube-workers", type=int, default=defaults.YOUTUBE_WORKERS,
+                        help=f"the builder's default is {defaults.YOUTUBE_WORKERS}")
+    parser.add_argument("--youtube-limits", action="store_true",
+                        help="the local web plays YouTube's limits (300 videos a session and --address-pages "
+                             "pages an address per hour, a 2 h bot check), its hour lasting --hour seconds")
+    parser.add_argument("--hour", type=float, default=3600.0, help="YouTube's hour, scaled (seconds)")
+    parser.add_argument("--address-pages", type=int, default=1000, help="the address's pages an hour")
+    parser.add_argument("--youtube-budget", help="the build's budget (default: 250 per --hour with the limits "
+                                                 f"on, else {UNBINDING_BUDGET}, which does not bind)")
+    parser.add_argument("--budget-over-allowed", type=float,
+                        help="set the budget to this many times what the local web's session limits allow")
+
+
+def youtube_settings(args) -> tuple[YouTubeLimits | None, str, int | None]:
+    """The local web's limits (None: off), the build's budget, and the videos an hour the
+    local web allows the build's sessions (one per YouTube worker and calibration slot)."""
+    limits = YouTubeLimits(hour=args.hour, address_pages=args.address_pages) if args.youtube_limits else None
+    allowed = (args.youtube_workers + 2) * limits.session_videos if limits else None
+    if args.budget_over_allowed:
+        budget = f"{round(args.budget_over_allowed * allowed)}/{args.hour:g}"
+    else:
+        budget = args.youtube_budget or (f"250/{args.hour:g}" if limits else UNBINDING_BUDGET)
+    return limits, budget, allowed
 
 
 def service_of(path: str) -> str:

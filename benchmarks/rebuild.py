@@ -33,9 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import LATENCY, rebuild_scenario, requests_per_service, save_manifest
-from deezer_tags import defaults
-from deezer_tags.testing import LocalWeb, YouTubeLimits
+from common import LATENCY, add_youtube_arguments, rebuild_scenario, requests_per_service, save_manifest, youtube_settings
+from deezer_tags.testing import LocalWeb
 from deezer_tags.youtube.budget import parse_budget
 
 CHILD = """
@@ -46,7 +45,6 @@ d = datasets.load_dataset(sys.argv[1], "full", cache_dir=sys.argv[2], trust_remo
                           calibration_tracks=calibration, youtube_budget=sys.argv[6])
 print(sum(len(s) for s in d.values()))
 """
-UNBINDING_BUDGET = "1000000/3600"
 PAGE = re.compile(r"^/youtube/(watch|results|music/search)$")
 MEDIA = re.compile(r"^/media/videoplayback/id/([A-Za-z0-9_-]{11})/itag/(\d+)$")
 SECTION_SECONDS = 30.0
@@ -61,17 +59,7 @@ def main() -> None:
     parser.add_argument("--keep", help="build into this folder and keep it (default: a temp dir)")
     parser.add_argument("--save-manifest", metavar="FILE",
                         help="copy the finished build's manifest here (a reference for reliability.py)")
-    parser.add_argument("--youtube-workers", type=int, default=defaults.YOUTUBE_WORKERS,
-                        help=f"the builder's default is {defaults.YOUTUBE_WORKERS}")
-    parser.add_argument("--youtube-limits", action="store_true",
-                        help="the local web plays YouTube's limits (300 videos a session and 1,000 pages an "
-                             "address per hour, a 2 h bot check), its hour lasting --hour seconds")
-    parser.add_argument("--hour", type=float, default=3600.0, help="YouTube's hour, scaled (seconds)")
-    parser.add_argument("--address-pages", type=int, default=1000, help="the address's pages an hour")
-    parser.add_argument("--youtube-budget", help="the build's budget (default: 250 per --hour with the limits "
-                                                 f"on, else {UNBINDING_BUDGET}, which does not bind)")
-    parser.add_argument("--budget-over-allowed", type=float,
-                        help="set the budget to this many times what the local web's session limits allow")
+    add_youtube_arguments(parser)
     parser.add_argument("--calibration-tracks", default="default",
                         help="the builder's calibration sample (default: its default, 1 %% of the tracks "
                              "with a preview, at least 200; 0: none)")
@@ -83,14 +71,7 @@ def main() -> None:
     scenario = rebuild_scenario()
     api_latency = {**LATENCY, "/deezer/": latency}
     cache_dir = args.keep or tempfile.mkdtemp(prefix="bench-rebuild-")
-    limits = (YouTubeLimits(hour=args.hour, address_pages=args.address_pages)
-              if args.youtube_limits else None)
-    sessions = args.youtube_workers + 2  # the builder's: a session per YouTube worker and calibration slot
-    allowed = sessions * limits.session_videos if limits else None  # videos per hour the sessions may resolve
-    if args.budget_over_allowed:
-        budget = f"{round(args.budget_over_allowed * allowed)}/{args.hour:g}"
-    else:
-        budget = args.youtube_budget or (f"250/{args.hour:g}" if limits else UNBINDING_BUDGET)
+    limits, budget, allowed = youtube_settings(args)
     with LocalWeb(scenario, quota=args.quota, window=args.window, latency=api_latency, youtube_limits=limits) as web:
         env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{args.quota}/{args.window}"}
         started = time.monotonic()

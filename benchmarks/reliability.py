@@ -18,6 +18,7 @@ decodes a seeded sample of them (`--decode-sample`; 0 decodes all, ~55 ms each).
 
     python benchmarks/reliability.py --tracks 49929
     python benchmarks/reliability.py --tracks 500 --kills 4      # a quick look
+    python benchmarks/reliability.py --tracks 10000 --youtube-limits --hour 36   # with YouTube's limits on
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import LATENCY, rebuild_scenario, requests_per_service
+from common import LATENCY, add_youtube_arguments, rebuild_scenario, requests_per_service, youtube_settings
 from deezer_tags.testing import Faults, LocalWeb
 from deezer_tags.testing.campaign import CAMPAIGN_FAULTS, audit, build, kill_campaign, manifest_sha256
 
@@ -50,13 +51,13 @@ def main() -> None:
                         help="a fault-free build's manifest of the same scenario (rebuild.py --save-manifest)")
     parser.add_argument("--reference-figures", type=Path,
                         help="that build's rebuild.py JSON, for its request counts")
-    parser.add_argument("--youtube-workers", type=int, default=6,
-                        help="with time scaled 10x, YouTube jobs wait on the stand-in's latency: more of them in flight")
+    add_youtube_arguments(parser)
     parser.add_argument("--skip", choices=("faults", "kills"), action="append", default=[])
     args = parser.parse_args()
     scenario = rebuild_scenario()
-    web_kwargs = dict(quota=args.quota, window=args.window, latency=LATENCY)
-    kwargs = {"youtube_workers": args.youtube_workers}
+    limits, budget, _ = youtube_settings(args)
+    web_kwargs = dict(quota=args.quota, window=args.window, latency=LATENCY, youtube_limits=limits)
+    kwargs = {"youtube_workers": args.youtube_workers, "youtube_budget": budget}
     figures: dict = {"tracks": args.tracks, "build_kwargs": kwargs, "quota": f"{args.quota} calls / {args.window} s",
                      "fault_rates": FAULTS, "seed": args.seed}
     root = Path(tempfile.mkdtemp(prefix="bench-reliability-"))

@@ -166,7 +166,7 @@ class Speculation:
     tracks with a preview seen so far predicts, with a margin. What it misses is calibrated
     after the build (``Calibrator.run``); what it calibrates beyond the sample is kept but
     not counted. Running beside the Deezer calls, a couple at a time (pipeline's
-    CALIBRATING_BESIDE), the calibration of a full build costs its wall time nothing
+    BESIDE), the calibration of a full build costs its wall time nothing
     measurable: the build waits on the quota, not on the CPU (README, Performance)."""
 
     MARGIN = 1.1

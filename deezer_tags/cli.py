@@ -125,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--private", action="store_true", help="create the repo private")
     push.add_argument("--config", choices=CONFIGS, default="full")
     push.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
-    push.add_argument("--card", help="the dataset card to upload as README.md (default: the project's README.md)")
+    push.add_argument("--card", help="the dataset card to upload as README.md (default: a card made for this "
+                                     "copy: the pushed config's splits and sizes, and how it was built)")
     push.set_defaults(run=_run_push)
     return parser
 
@@ -153,7 +154,7 @@ def _add_build(commands: argparse._SubParsersAction) -> None:
                             "(default: 1 %% of them, at least 200; 0: none)")
     build.add_argument("--youtube-budget", metavar="VIDEOS/SECONDS",
                        help="videos the whole build may resolve on YouTube per window (default 250/3600, a guest's; "
-                            "an account's cookies allow more, see the README)")
+                            "an account's cookies allow more, see docs/engine.md)")
     build.add_argument("--youtube-hours", type=float, metavar="HOURS",
                        help="stop this run's YouTube work after this long and leave the rest for the next run "
                             "(default: go on until every YouTube track is settled)")

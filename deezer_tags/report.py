@@ -2,7 +2,7 @@
 
 Everything comes from one read of the manifest (opened read-only: a build may be
 running), so the numbers add up to its row count; the reasons a track has no audio
-are build.py's own (`_why_no_audio`, the words of build_report.json and
+are the build report's own (`buildreport.why_no_audio`, the words of build_report.json and
 failed_tracks.csv). The manifest holds no tags: the tag distribution per split
 reads `splits.csv` (written by the build beside the manifest) and the tag matrix
 the build downloaded, found in the datasets download cache by its URL (the `.json`

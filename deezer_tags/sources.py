@@ -19,7 +19,7 @@ YOUTUBE_MAP_COMMIT = "0941ed22784c3d389cac2b96d2c139d945c68fdd"
 @dataclass(frozen=True)
 class SourceFile:
     """A published file a build downloads: what it is, and its sha256 (see the repository's
-    data/README.md). A mirror must serve the same bytes; a deliberate change of source
+    data/public/README.md). A mirror must serve the same bytes; a deliberate change of source
     overrides the digest with ``checksums=``."""
 
     title: str

@@ -194,7 +194,8 @@ def youtube_lines(counts: Counts, now: float | None = None) -> list[str]:
             else f"one video every {said['seconds_per_video']:.1f} s")
     running = "running" if said.get("running") else "the last run's"
     eta = said.get("eta_seconds")
-    lines.append(f"YouTube budget {said['budget']} videos/s ({running}, as of {as_of}): {pace}; "
+    videos, seconds = said["budget"].split("/")
+    lines.append(f"YouTube budget {videos} videos per {seconds} s ({running}, as of {as_of}): {pace}; "
                  f"spent {said['spent']['video']:,} videos, {said['spent']['search']:,} searches"
                  + (f"; ETA {_ago(eta)}" if eta is not None and said.get("running") else ""))
     return lines

@@ -182,3 +182,20 @@ def test_the_issues_target_on_the_version_stratum(strata):
 def test_the_issues_target_on_other_recordings_in_every_stratum(strata):
     """The issue's target: at most 4 % of the other recordings accepted in every stratum."""
     assert all(shares(strata[sample])["other_accepted_share"] <= 0.04 for sample in ("random", "doubtful", "version"))
+
+
+def test_a_candidate_is_worth_its_watch_page_only_when_the_page_could_make_it_pass():
+    """matching.could_pass: what a search page or the id map may lack (the channel, the duration)
+    is taken at its most favourable; anything else it shows decides already."""
+    from deezer_tags.matching import could_pass
+
+    track = Track("Another Chance", "Another Chance", "", ("Roger Sanchez",), "", 240.0)
+    bare = Candidate("Another Chance (Official Video)")                     # no artist, no channel, no length
+    assert judge(track, bare).code == NO_ARTIST and could_pass(track, bare)  # the channel may name him
+    other_song = Candidate("Stay Another Day (Official Video)")
+    assert judge(track, other_song).code == NO_ARTIST and not could_pass(track, other_song)  # the title refuses
+    named_by_another = Candidate("Another Chance (Official Video)", 240.0, channel="Some Cover Band")
+    assert not could_pass(track, named_by_another)  # a known channel is judged as it is
+    too_long = Candidate("Roger Sanchez - Another Chance", 3600.0)
+    assert not could_pass(track, too_long)  # a known length too
+    assert could_pass(track, Candidate(None))  # no title: only the page can tell

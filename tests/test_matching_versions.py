@@ -138,7 +138,7 @@ def test_the_duration_settles_a_cut_named_on_one_side(wanted, title, delta, code
 
 def test_a_cut_with_an_unknown_duration():
     """The candidate's unknown: "no duration", which the build resolves on the watch page
-    (youtube.undecided). Deezer's unknown: nothing settles the word, so it refuses."""
+    (matching.could_pass). Deezer's unknown: nothing settles the word, so it refuses."""
     title = "Roger Sanchez - Another Chance (Extended Mix)"
     assert judge(track("Another Chance"), Candidate(title, None)).code == NO_DURATION
     unknown = judge(track("Another Chance", duration=None), Candidate(title, 200))

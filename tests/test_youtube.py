@@ -239,6 +239,40 @@ def test_a_wrong_map_video_is_refused_and_the_search_finds_the_right_one(web, sc
     assert media_requests(web, right.video_id)
 
 
+def test_a_map_video_whose_recorded_title_the_judge_refuses_is_never_resolved(web, scenario, youtube_map, tmp_path):
+    """The id map keeps the title the earlier crawl saw: a title that refuses whatever its watch
+    page would add (another song's) costs no watch page."""
+    track_id = next(mapped_tracks(scenario, youtube_map, wrong=False))
+    track = scenario.tracks[track_id]
+    video = served_video_id(youtube_map[track_id]["url"])
+    mapping = {**youtube_map, track_id: {**youtube_map[track_id], "title": "Somebody Else - Another Song Entirely"}}
+    web.clear_log()
+    with YouTubeRecoverer(endpoints_of(web), mapping) as recoverer:
+        outcome = recoverer.recover(track_id, metadata(scenario, track_id), tmp_path / "x.mp3")
+    [from_map] = [c for c in outcome.evidence["candidates"] if c["source"] == "id_map"]
+    assert from_map["verdict"] == "refused" and from_map["reason"].startswith("the id map's recorded title: ")
+    assert not from_map.get("resolved")
+    assert f"v={video}" not in [r.query for r in web.requests if r.path == "/youtube/watch"]
+    assert outcome.evidence["queries"].get("search") == f"{track.artist_name} {track.title}"  # then by name
+
+
+def test_of_the_results_a_search_page_cannot_decide_only_the_best_is_resolved(scenario, youtube_map, tmp_path):
+    """Results whose title names no artist of the track and whose page shows no channel could
+    pass only by their channel: one watch page is spent on the best of them, not one on each."""
+    world = Scenario.from_public_data(seed=1, track_ids=[541854, MAPPED_TRACK])
+    track_id = 541854
+    track = world.tracks[track_id]
+    for n in range(4):  # the song's title, no artist: the stand-in's watch pages name no channel
+        world.add_video(f"nochannel{n:02d}", f"{track.title} (Audio {n})", track.duration)
+    with LocalWeb(world) as web, YouTubeRecoverer(endpoints_of(web), {}) as recoverer:
+        outcome = recoverer.recover(track_id, metadata(world, track_id), tmp_path / "x.mp3")
+        watched = [r.query for r in web.requests if r.path == "/youtube/watch"]
+    searched = [c for c in outcome.evidence["candidates"] if c["source"] == "search"]
+    assert len(searched) >= 4 and outcome.status == "none"
+    assert len(watched) == 1 and sum(bool(c.get("resolved")) for c in searched) == 1
+    assert sum("left unresolved" in (c["reason"] or "") for c in searched) >= 3
+
+
 def test_no_acceptable_candidate_is_none_and_leaves_no_file(web, scenario, youtube_map, tmp_path):
     track_id = list(mapped_tracks(scenario, youtube_map, wrong=True))[1]
     dest = tmp_path / "audio" / "x.mp3"

@@ -193,7 +193,7 @@ def test_previews_load_from_another_process_while_the_youtube_phase_runs(scenari
     assert waited < 30
     assert status.returncode == 0, status.stderr
     assert re.search(r"YouTube tracks: \d+ done, \d+ pending .*, \d+ without a video", status.stdout)
-    assert "YouTube budget 1/1" in status.stdout and "running" in status.stdout
+    assert "YouTube budget 1 videos per 1 s" in status.stdout and "running" in status.stdout
 
 
 def _previews_pending(cache: Path) -> int:

@@ -58,7 +58,7 @@ it: ``judge``, ``rules``, ``words``), every name importable from here as before:
 
 from deezer_tags.matching.checks import (
     CHECKS, COMPILATION, CUT, DURATION, EXTRA_WORDS, GUESTS, NO_ARTIST, NO_DURATION, NO_TITLE, TITLE, VERSION, Check,
-    Facts, Verdict, duration_delta, facts, judge, rules, table_digests,
+    Facts, Verdict, could_pass, duration_delta, facts, judge, rules, table_digests,
 )
 from deezer_tags.matching.sides import Candidate, Track
 from deezer_tags.matching.tables import (
@@ -77,7 +77,7 @@ from deezer_tags.matching.versions import Version, compare_versions, read_versio
 
 __all__ = [
     "ARTIST_MIN_SHARE", "ART_TRACK_TOLERANCE_SECONDS", "CHECKS", "COMPILATION", "COMPILATIONS", "CUT", "CUTS",
-    "Candidate", "Check", "DURATION", "DURATION_SETTLES", "DURATION_TOLERANCE_FRACTION",
+    "Candidate", "Check", "could_pass", "DURATION", "DURATION_SETTLES", "DURATION_TOLERANCE_FRACTION",
     "DURATION_TOLERANCE_SECONDS", "EXTRA_WORDS", "EXTRA_WORDS_MAX", "FILLER", "Facts", "GUESTS", "HARD_VERSIONS",
     "LANGUAGES", "LONG_CUTS", "MIXES", "NEAR_SPELLING", "NEAR_SPELLING_EDITS", "NOT_VERSIONS", "NO_ARTIST",
     "NO_DURATION", "NO_TITLE", "RELEASES", "REMIXES", "SHORT_CUTS", "SONG_LENGTH_RANGE", "TABLES", "TITLE",

@@ -9,7 +9,7 @@ import importlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from deezer_tags.matching.sides import Candidate, Track
@@ -108,6 +108,22 @@ def judge(track: Track, candidate: Candidate) -> Verdict:
     if failed is None:
         return Verdict(None, score, delta, checks)
     return Verdict(failed.message(found), score, delta, checks, failed.code)
+
+
+def could_pass(track: Track, candidate: Candidate) -> bool:
+    """Could a watch page make this candidate acceptable? What a search page may lack (the
+    channel, the duration) is taken at its most favourable: a channel named after the track's
+    artist, Deezer's duration. Known fields are judged as they are. Without a title, only the
+    watch page can tell."""
+    if candidate.title is None:
+        return True
+    hopeful = replace(
+        candidate,
+        channel=candidate.channel or (track.artists[0] if track.artists else None),
+        duration=candidate.duration if candidate.duration is not None else track.duration,
+    )
+    verdict = judge(track, hopeful)
+    return verdict.accepted or verdict.code == NO_DURATION  # neither side knows its length: the page tells
 
 
 def duration_delta(track: Track, candidate: Candidate) -> float | None:

@@ -40,7 +40,7 @@ from yt_dlp.utils import unsmuggle_url
 
 from deezer_tags.ffmpeg import ffmpeg_dir, ffmpeg_exe
 from deezer_tags.manifest import YOUTUBE
-from deezer_tags.matching import NO_ARTIST, NO_DURATION, NO_TITLE, Candidate, Track, Verdict, judge, rules
+from deezer_tags.matching import Candidate, Track, Verdict, could_pass, judge, rules
 from deezer_tags.private_tmp import make_private_folder
 from deezer_tags.recipe import DURATION_SLACK, RecipeRow
 from deezer_tags.sources import Endpoints
@@ -61,6 +61,11 @@ T = TypeVar("T")
 # Candidate sources, in the order they are asked (see the module docstring).
 SOURCES = ("isrc", "id_map", "music_search", "search")
 ATTEMPTS = 3             # per candidate (and per search) on transient errors
+# A search result the judge could not decide from the search page alone (no channel, no
+# duration) costs a watch page to decide: of those, only the best of each search is resolved.
+# YouTube's own search pages give the channel and the duration, so there it rarely matters;
+# every result the search page shows acceptable is resolved, best first.
+UNDECIDED_PER_SEARCH = 1
 BACKOFF = 0.5            # seconds before the 2nd attempt, doubled after
 SESSION_WINDOW = 3600.0  # a session's limit window when the build gives no budget
 _ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}\d{7}")
@@ -97,13 +102,6 @@ class Wanted:
         track = self.track
         return {"title": track.title, "title_version": track.title_version or None,
                 "artists": list(track.artists), "duration": track.duration, "isrc": self.isrc}
-
-
-def undecided(verdict: Verdict, candidate: Candidate) -> bool:
-    """Acceptable, or refused only for want of what a watch page has (a title, a duration,
-    the channel that may name the artist)."""
-    return verdict.code in (None, NO_TITLE, NO_DURATION) or (
-        verdict.code == NO_ARTIST and candidate.channel is None)
 
 
 @dataclass(frozen=True)
@@ -317,13 +315,14 @@ class YouTubeRecoverer:
         recorded = entry.get("title")
         if isinstance(recorded, str) and recorded.strip():
             verdict, seen = run.judge(candidate, {"title": recorded})
-            if not undecided(verdict, seen):
+            if not could_pass(run.wanted.track, seen):
                 candidate["reason"] = f"the id map's recorded title: {verdict.refusal}"
                 return []
         return [(video_id, candidate)]
 
     def _shortlist(self, entries: list[dict], run: Run, source: str) -> list[tuple[str, dict]]:
-        """Search results worth resolving, best first, judged on what the search page says."""
+        """Search results worth resolving, best first, judged on what the search page says:
+        each acceptable one, and the best UNDECIDED_PER_SEARCH of those only a watch page can decide."""
         ranked = []
         for rank, entry in enumerate(entries):
             video_id = entry.get("id")
@@ -336,9 +335,19 @@ class YouTubeRecoverer:
                 candidate["reason"] = "the search result is not a video"
                 continue
             verdict, seen = run.judge(candidate, entry)
-            if undecided(verdict, seen):
-                ranked.append((-verdict.score, abs(verdict.duration_delta or 0.0), rank, video_id, candidate))
-        return [(video_id, candidate) for *_, video_id, candidate in sorted(ranked)]
+            if could_pass(run.wanted.track, seen):
+                ranked.append((-verdict.score, abs(verdict.duration_delta or 0.0), rank, video_id, candidate,
+                               verdict.code is None))
+        shortlist, doubtful = [], 0
+        for *_, video_id, candidate, acceptable in sorted(ranked):
+            if not acceptable:
+                doubtful += 1
+                if doubtful > UNDECIDED_PER_SEARCH:
+                    candidate["reason"] = (f"{candidate['reason']}; left unresolved: a better-ranked result the "
+                                           "search page could not decide was resolved already")
+                    continue
+            shortlist.append((video_id, candidate))
+        return shortlist
 
     def _try(self, video_id: str, candidate: dict, run: Run, fetcher: Fetcher,
              recipe: RecipeRow | None = None) -> Any:
