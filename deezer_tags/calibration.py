@@ -194,10 +194,12 @@ class Speculation:
 
 class CalibrationScheduler:
     """When the build calibrates which track, in one place. While the Deezer calls pace the
-    build, a track whose preview is stored is calibrated at once, ``BESIDE`` at a time, if
-    the ``Speculation`` says it is likely in the sample; the rest of the sample is calibrated
-    after the build (``after_build``), with every YouTube worker. A YouTube that stopped us
-    stops both."""
+    build, a track whose preview is stored is calibrated at once if the ``Speculation`` says
+    it is likely in the sample. Once every preview is settled the sample is known: the rest of
+    it is queued too. The queue is worked ``BESIDE`` at a time while the calls or the dataset's
+    YouTube tracks are under way (the calibration shares the YouTube budget with them, and
+    fills what they leave of it), with every YouTube worker once they are done.
+    ``after_build`` retries what failed. A YouTube that stopped us stops all of it."""
 
     def __init__(self, calibrator: Calibrator, track_ids: Sequence[int], size: int | None, seed: int,
                  done: Iterable[int]) -> None:
@@ -206,6 +208,7 @@ class CalibrationScheduler:
         self.speculation = Speculation(track_ids, size, seed, done)
         self._waiting: deque[int] = deque()
         self.stopped = False
+        self.sample_known = False
 
     def saw(self, stored: bool) -> None:
         """A track's preview is settled: stored, or none to be had."""
@@ -218,11 +221,26 @@ class CalibrationScheduler:
             self.speculation.done.add(track_id)
             self._waiting.append(track_id)
 
-    def take(self, calling: bool, in_flight: int) -> list[int]:
-        """The tracks to start calibrating now: a few at a time, and only while the calls pace
-        the build, so that it never waits on a queue of them."""
+    def previews_settled(self, rows: Iterable[TrackRow]) -> None:
+        """Every preview is stored or known to be missing (``rows``: the manifest's now): the
+        sample is exact, and what the speculation did not start is queued."""
+        self.sample_known = True
+        for track_id in sample_of(rows, self.size, self.seed):
+            if track_id not in self.speculation.done:
+                self.speculation.done.add(track_id)
+                self._waiting.append(track_id)
+
+    @property
+    def waiting(self) -> int:
+        return 0 if self.stopped else len(self._waiting)
+
+    def take(self, busy: bool, in_flight: int) -> list[int]:
+        """The tracks to start calibrating now: ``BESIDE`` at a time while the build is ``busy``
+        with its own work (the calls, the dataset's YouTube tracks), so that it never waits on
+        a queue of calibrations; every worker once it is not."""
+        room = BESIDE if busy else max(BESIDE, self.calibrator.workers)
         started = []
-        while calling and not self.stopped and self._waiting and in_flight + len(started) < BESIDE:
+        while not self.stopped and self._waiting and in_flight + len(started) < room:
             started.append(self._waiting.popleft())
         return started
 
@@ -230,7 +248,8 @@ class CalibrationScheduler:
         return self.calibrator.calibrate(track_id, metadata, preview)
 
     def after_build(self, track_ids: Sequence[int]) -> CalibrationRun | None:
-        """What the calibration beside the build missed (a sample not yet known then)."""
+        """What the calibration beside the build left: a failed calibration is tried again, and
+        the whole sample when the build ended before its previews were settled."""
         if self.stopped:
             return None
         return self.calibrator.run(track_ids, self.size, self.seed)

@@ -144,7 +144,8 @@ class Pipeline:
             "meta": ThreadPoolExecutor(self.options.api_workers, thread_name_prefix="deezer"),
             "preview": ThreadPoolExecutor(self.options.preview_workers, thread_name_prefix="preview"),
             "youtube": ThreadPoolExecutor(self.options.youtube_workers, thread_name_prefix="youtube"),
-            "calibration": ThreadPoolExecutor(BESIDE, thread_name_prefix="calibration"),
+            "calibration": ThreadPoolExecutor(max(BESIDE, self.options.youtube_workers),
+                                              thread_name_prefix="calibration"),
         }
         try:
             for track_id in to_recover:
@@ -152,11 +153,11 @@ class Pipeline:
             for track_id in to_calibrate:
                 self.calibration.offer(track_id, self._calling)
             last_commit = time.monotonic()
-            while to_call or to_preview or any(self._in_flight.values()):
+            while to_call or to_preview or any(self._in_flight.values()) or self._calibration_waits():
                 self._calling = bool(to_call) or self._in_flight["meta"] > 0
                 if self.calibration:
-                    for track_id in self.calibration.take(self._calling, self._in_flight["calibration"]):
-                        self._submit("calibration", track_id)
+                    self._schedule_calibration(wanted, settled=not (self._calling or to_preview
+                                                                    or self._in_flight["preview"]))
                 # Previews left by an earlier run first: their stored URLs may still be valid.
                 while to_preview and self._room_for_previews():
                     self._submit("preview", *to_preview.popleft())
@@ -185,6 +186,19 @@ class Pipeline:
                 for bar in self._bars.values():
                     bar.close()
         return self.counts
+
+    def _calibration_waits(self) -> bool:
+        return bool(self.calibration and self.calibration.waiting)
+
+    def _schedule_calibration(self, track_ids: list[int], *, settled: bool) -> None:
+        """Once every preview is settled the calibration's sample is exact (from the manifest,
+        committed first); calibrations start beside the build's own work."""
+        if settled and not self.calibration.sample_known:
+            self._commit()
+            self.calibration.previews_settled(self.manifest.rows(track_ids))
+        busy = self._calling or self._in_flight["youtube"] > 0
+        for track_id in self.calibration.take(busy, self._in_flight["calibration"]):
+            self._submit("calibration", track_id)
 
     def _room_for_previews(self) -> bool:
         # A short queue: a signed URL must not wait behind thousands of downloads.

@@ -47,9 +47,13 @@ def clips(dataset) -> dict[int, str | None]:
 
 
 def youtube_status(cache: Path) -> dict[str, int]:
-    with sqlite3.connect(f"file:{cache}/deezer_tags/manifest.sqlite?mode=ro", uri=True) as db:
-        return dict(db.execute("SELECT youtube_status, COUNT(*) FROM tracks WHERE preview_status = 'none' "
-                               "GROUP BY 1").fetchall())
+    """YouTube states of the tracks without a preview ({} while the manifest is being created)."""
+    try:
+        with sqlite3.connect(f"file:{cache}/deezer_tags/manifest.sqlite?mode=ro", uri=True) as db:
+            return dict(db.execute("SELECT youtube_status, COUNT(*) FROM tracks WHERE preview_status = 'none' "
+                                   "GROUP BY 1").fetchall())
+    except sqlite3.OperationalError:
+        return {}
 
 
 def arrivals(web: LocalWeb, kinds: tuple[str, ...]) -> list[float]:
@@ -79,10 +83,10 @@ def test_the_build_never_asks_youtube_for_more_than_its_budget_in_any_window(sce
 def test_try_again_later_and_the_bot_check_are_waited_out_in_one_run(scenario, tmp_path, unlimited):
     """The budget is set above what the local web allows: sessions meet their limit and the
     address meets the bot check; the run waits them out and ends with the same clips."""
-    limits = YouTubeLimits(hour=1.0, session_videos=2, address_pages=12, bot_check_hours=0.5)
+    limits = YouTubeLimits(hour=1.0, session_videos=1, address_pages=10, bot_check_hours=0.5)
     with LocalWeb(scenario, youtube_limits=limits, **FAST_QUOTA) as web:
-        dataset = build(web, tmp_path, "full", max_tracks=TRACKS, calibration_tracks=0, youtube_workers=3,
-                        youtube_budget="12/1")
+        dataset = build(web, tmp_path, "full", max_tracks=TRACKS, calibration_tracks=0, youtube_workers=4,
+                        youtube_budget="30/1")
         refused, bot_checks = web.try_again_later_answers, web.bot_check_answers
     assert refused > 0 and bot_checks > 0, "the build must have met both refusals"
     assert clips(dataset) == unlimited
@@ -145,7 +149,8 @@ def test_a_kill_during_a_bot_check_pause_resumes_and_loses_no_clip(scenario, tmp
         child = start_child(web, tmp_path, "4/1")
         try:
             wait_for(lambda: sum(youtube_status(tmp_path).get(s, 0) for s in ("ok", "none")) >= 3
-                     if (tmp_path / "deezer_tags" / "manifest.sqlite").exists() else False, child, "three YouTube tracks")
+                     if (tmp_path / "deezer_tags" / "manifest.sqlite").exists() else False, child,
+                     "three YouTube tracks")
             web.youtube_blocked = True  # the bot check: the build pauses for two windows (2 s)
             wait_for(lambda: ((progress(tmp_path) or {}).get("pace_state") or {}).get("pause_until", 0) > time.time(),
                      child, "a pause")
