@@ -13,7 +13,6 @@ from typing import Optional
 
 import datasets
 
-from deezer_tags import TAGS
 from deezer_tags.build import WORK_DIR_NAME
 from deezer_tags.build import Build
 from deezer_tags.build import audio_example
@@ -25,6 +24,8 @@ from deezer_tags.build import sha256_of
 from deezer_tags.build import source_urls
 from deezer_tags.build import verify_sources
 from deezer_tags.deezer import RetryPolicy
+from deezer_tags.features import audio_features
+from deezer_tags.features import metadata_features
 from deezer_tags.importer import import_existing
 from deezer_tags.manifest import MANIFEST_NAME
 from deezer_tags.manifest import Manifest
@@ -59,41 +60,12 @@ their Deezer metadata, split as in the ICASSP 2020 paper.
 _HOMEPAGE = "https://zenodo.org/records/3648287"
 _LICENSE = "cc-by-4.0"
 
-_METADATA_FEATURES = {
-    "track_id": datasets.Value("int64"),
-    "tags": datasets.Sequence(datasets.ClassLabel(names=list(TAGS))),
-    "labels": datasets.Sequence(datasets.Value("int8"), length=len(TAGS)),
-    "title": datasets.Value("string"),
-    "title_short": datasets.Value("string"),
-    "title_version": datasets.Value("string"),
-    "artist_id": datasets.Value("int64"),
-    "artist_name": datasets.Value("string"),
-    "album_id": datasets.Value("int64"),
-    "album_title": datasets.Value("string"),
-    "duration": datasets.Value("int32"),
-    "isrc": datasets.Value("string"),
-    "release_date": datasets.Value("string"),
-    "bpm": datasets.Value("float32"),
-    "gain": datasets.Value("float32"),
-    "readable": datasets.Value("bool"),
-    "has_preview": datasets.Value("bool"),
-    "metadata_status": datasets.Value("string"),
-}
-
-# Audio configs: the metadata, plus the clip (30 s MP3, 44.1 kHz stereo, decoded by
-# soundfile; cast_column("audio", datasets.Audio(sampling_rate=16000)) for a model)
-# and where it came from.
-_AUDIO_FEATURES = {
-    **_METADATA_FEATURES,
-    "audio": datasets.Audio(sampling_rate=44100, mono=False),
-    "audio_source": datasets.Value("string"),
-    "audio_sha256": datasets.Value("string"),
-    "audio_duration": datasets.Value("float32"),
-    "youtube_video_id": datasets.Value("string"),
-    "youtube_title": datasets.Value("string"),
-    "youtube_match_score": datasets.Value("float32"),
-    "youtube_found_by": datasets.Value("string"),
-}
+# The features for the installed datasets line (deezer_tags/features.py): on 3.x the clip is
+# Audio(sampling_rate=44100, mono=False), decoded by soundfile; on 4.4+ Audio(num_channels=2),
+# decoded by torchcodec, and written at build time without importing torch.
+# cast_column("audio", audio_feature(16000, 1)) gives a model's rate and channels on either line.
+_METADATA_FEATURES = metadata_features()
+_AUDIO_FEATURES = audio_features()
 
 
 @dataclass
