@@ -125,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
                         "audio its source, video, section and digest (build --recipe FILE makes the same clips)")
     export.add_argument("--config", choices=CONFIGS, default="full")
     export.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
+    export.add_argument("--training", action="store_true",
+                        help="write the training copy instead: every clip at --rate and --channels, "
+                             "as OUT/<config>-<rate>hz-<channels>ch/ (deezer_tags/training.py)")
+    export.add_argument("--rate", type=int, default=16000, help="the training copy's sampling rate (default 16000)")
+    export.add_argument("--channels", type=int, default=1, help="the training copy's channels: 1 (the mean) or 2")
+    export.add_argument("--form", choices=("pcm", "flac"), default="pcm",
+                        help="the training copy's samples: int16 PCM (fastest to read) or FLAC (smaller)")
+    export.add_argument("--num-proc", type=int, help="processes converting the clips (default: one per core)")
     export.set_defaults(run=_run_export)
 
     push = commands.add_parser("push", help="push the built dataset to the Hugging Face Hub, then the card")
@@ -241,7 +249,14 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.out:
         print(f"Exporting the `{args.config}` build at {directory}: "
               + ", ".join(f"{name} {len(split):,}" for name, split in dataset.items()))
-        for path in export_parquet(dataset, Path(args.out), args.config):
+        if args.training:
+            from deezer_tags.training import export_training
+
+            paths = export_training(dataset, Path(args.out), args.config, rate=args.rate, channels=args.channels,
+                                    form=args.form, num_proc=args.num_proc)
+        else:
+            paths = export_parquet(dataset, Path(args.out), args.config)
+        for path in paths:
             print(path)
         # The copy's own card: load_dataset(OUT) finds every config exported there, all splits.
         print(write_card(Path(args.out), root / WORK_DIR_NAME, root))
