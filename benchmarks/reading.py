@@ -13,6 +13,7 @@ is not counted):
 - training_pcm: the training copy, `audio_pcm` rows (int16) taken a batch at a time as Arrow
   and scaled into the batch (deezer_tags.training.pcm_batch);
 - training_pcm_numpy: the same copy through `with_format("numpy")`, a batch at a time;
+- training_pcm_streaming: the same Parquet files streamed (`streaming=True`), batches as Arrow;
 - training_flac: the `--form flac` training copy, if present, decoded by datasets.
 """
 
@@ -52,7 +53,7 @@ def main() -> int:
         copy = Path(args.copy) if args.copy else Path(tmp) / "copy"
         if args.cache_dir:
             result["export"] = export_copies(Path(args.cache_dir), copy, flac=args.flac)
-        readers = ["default_copy", "training_pcm", "training_pcm_numpy"]
+        readers = ["default_copy", "training_pcm", "training_pcm_numpy", "training_pcm_streaming"]
         if (copy / f"full-{RATE}hz-{CHANNELS}ch-flac").is_dir():
             readers.append("training_flac")
         ctx = multiprocessing.get_context("spawn")  # each reader in a fresh process, one core
@@ -100,6 +101,8 @@ def measure(reader: str, copy: str, split: str, min_seconds: float, hf_cache: st
     config = {"default_copy": "full", "training_flac": f"full-{RATE}hz-{CHANNELS}ch-flac"}.get(
         reader, f"full-{RATE}hz-{CHANNELS}ch")
     files = sorted(str(p) for p in Path(copy, config).glob(f"{split}-*.parquet"))
+    if reader == "training_pcm_streaming":
+        return measure_streaming(files, split, min_seconds, length)
     ds = datasets.load_dataset("parquet", data_files={split: files}, split=split, cache_dir=hf_cache)
     n = len(ds)
 
@@ -136,6 +139,27 @@ def measure(reader: str, copy: str, split: str, min_seconds: float, hf_cache: st
     cpu = time.process_time()
     return {"config": config, "clips": clips, "seconds": round(seconds, 3),
             "clips_per_second_per_core": round(clips / seconds, 1), "process_cpu_seconds": round(cpu, 2)}
+
+
+def measure_streaming(files: list[str], split: str, min_seconds: float, length: int) -> dict:
+    import datasets
+
+    from deezer_tags.training import pcm_batch
+
+    if hasattr(datasets.config, "SLEEP_TIME_ON_THREADS_SHUTDOWN"):
+        datasets.config.SLEEP_TIME_ON_THREADS_SHUTDOWN = 0  # 4+ sleeps 5 s after each pass (apache/arrow#45214)
+    ds = datasets.load_dataset("parquet", data_files={split: files}, split=split, streaming=True)
+    ds = ds.select_columns(["audio_pcm", "labels"]).with_format("arrow")
+    for table in ds.iter(batch_size=BATCH):  # warm
+        pcm_batch(table["audio_pcm"], length, CHANNELS)
+        break
+    clips, started = 0, time.perf_counter()
+    while time.perf_counter() - started < min_seconds:
+        for table in ds.iter(batch_size=BATCH):
+            clips += len(pcm_batch(table["audio_pcm"], length, CHANNELS))
+    seconds = time.perf_counter() - started
+    return {"config": f"full-{RATE}hz-{CHANNELS}ch (streamed Parquet)", "clips": clips, "seconds": round(seconds, 3),
+            "clips_per_second_per_core": round(clips / seconds, 1), "process_cpu_seconds": round(time.process_time(), 2)}
 
 
 if __name__ == "__main__":
