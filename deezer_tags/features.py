@@ -16,6 +16,8 @@ What differs between the lines (checked with datasets 3.6.0 and 5.2.0):
 - On 4+, `example["audio"]` is a torchcodec `AudioDecoder`, and its `["array"]` is the mean
   of the channels whatever `num_channels` says; `get_all_samples().data` has them all.
   `decoded_array` gives (channels, samples) float32 on both lines.
+- Downmixing differs: 3.x's `mono=True` is the mean of the channels; 4.4+'s `num_channels=1`
+  is FFmpeg's (L+R)/sqrt(2), 3 dB louder (measured: 146 dB SNR against that, 7.7 against the mean).
 """
 
 from __future__ import annotations
