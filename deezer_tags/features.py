@@ -191,6 +191,28 @@ def _yaml_type(obj: dict) -> dict:
     raise TypeError(f"no portable YAML for a {kind} feature")
 
 
+FFMPEG_PACKAGES = ("libavcodec59 libavformat59 libavdevice59 libavfilter8 libswscale6 libswresample4 "
+                   "libavutil57")
+
+
+def decoder_problem() -> str | None:
+    """None when the installed line can decode the audio column, else what to do, in one sentence."""
+    try:
+        if HAS_MONO:
+            import librosa  # noqa: F401 - 3.x's Audio.decode_example imports both
+            import soundfile  # noqa: F401
+        else:
+            import torchcodec.decoders  # noqa: F401 - loads FFmpeg's shared libraries
+    except ImportError as error:
+        return (f"decoding audio with datasets {datasets.__version__} needs {error.name or error}: "
+                "pip install -e \".[audio]\" (on 4+ it brings torch and torchcodec: install your torch first)")
+    except OSError as error:  # torchcodec is there, FFmpeg's libraries (or a matching torch) are not
+        return (f"torchcodec cannot load its libraries ({str(error).splitlines()[-1][:160]}): install FFmpeg's "
+                f"shared libraries (Debian: apt-get install --no-install-recommends {FFMPEG_PACKAGES}) and a "
+                "torchcodec release made for the installed torch")
+    return None
+
+
 def decoded_array(value, channels: int | None = None):
     """A decoded Audio value as float32 numpy (channels, samples) on both lines: 3.x gives a
     dict with `array` ((samples,) when mono), 4+ a torchcodec AudioDecoder."""

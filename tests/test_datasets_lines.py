@@ -24,12 +24,13 @@ import pytest
 import datasets
 
 from deezer_tags import TAGS
-from deezer_tags.features import HAS_MONO, HAS_NUM_CHANNELS, audio_feature, audio_features, decoded_array
+from deezer_tags.features import (HAS_MONO, HAS_NUM_CHANNELS, audio_feature, audio_features, decoded_array,
+                                  decoder_problem)
 
 LINES = Path(__file__).parent / "data" / "lines"
-DECODES = HAS_MONO or datasets.config.TORCHCODEC_AVAILABLE
-NO_DECODER = ("decoding audio on datasets 4+ needs torch and torchcodec (and FFmpeg's shared libraries): "
-              "pip install torchcodec; CI runs this in its 5.x venv, which has them")
+DECODER_PROBLEM = decoder_problem()
+DECODES = DECODER_PROBLEM is None
+NO_DECODER = f"{DECODER_PROBLEM} (CI runs this in its 5.x venv, which can decode)"
 
 
 def assert_features_intact(features: datasets.Features) -> None:

@@ -18,14 +18,15 @@ import datasets
 
 from deezer_tags import TAGS
 from deezer_tags.card import write_card
-from deezer_tags.features import HAS_MONO, audio_feature, audio_features, decoded_array
+from deezer_tags.features import audio_feature, audio_features, decoded_array, decoder_problem
 from deezer_tags.training import METADATA_KEY, PCM_COLUMN, config_name, export_training, multi_hot, pcm_batch
 
 RATE = 44100
 SNR_DB = 30.0
 # Without a decoder (datasets 4+ without torchcodec) the copy is still made and checked against
 # scipy's resampler; the comparison with datasets' own decoding needs one.
-DECODES = HAS_MONO or datasets.config.TORCHCODEC_AVAILABLE
+DECODER_PROBLEM = decoder_problem()
+DECODES = DECODER_PROBLEM is None
 
 
 def snr(reference: np.ndarray, other: np.ndarray) -> float:
