@@ -317,20 +317,9 @@ def _run_push(args: argparse.Namespace) -> int:
 def load(config: str, cache_dir: str | None, **kwargs):
     """`load_dataset` on the installed loading script, as a user would call it; on datasets 4+,
     which runs no scripts, the builder class itself (deezer_tags/direct.py)."""
-    import datasets
+    from deezer_tags.direct import load as load_any_line
 
-    from deezer_tags.features import RUNS_SCRIPTS
-
-    if not RUNS_SCRIPTS:
-        from deezer_tags.direct import build
-
-        return build(config, cache_dir, **kwargs)
-
-    import deezer_contextual_tags
-
-    return datasets.load_dataset(
-        deezer_contextual_tags.__file__, config, cache_dir=cache_dir, trust_remote_code=True, **kwargs
-    )
+    return load_any_line(config, cache_dir, **kwargs)
 
 
 def summary(dataset, cache_dir: str | None, work_dir: str | None = None) -> str:

@@ -123,9 +123,9 @@ def _check_the_figures_are_in_the_report_the_card_and_the_summary(full, tmp_path
 
 
 CALIBRATE_IN_CHILD = """
-import sys, datasets
-datasets.load_dataset(sys.argv[1], "full", cache_dir=sys.argv[2], trust_remote_code=True,
-                      max_tracks=int(sys.argv[3]), calibration_tracks=int(sys.argv[4]), youtube_workers=1)
+import sys
+from deezer_tags.direct import load  # the loading script sys.argv[1] on 3.x, its builder class on 4+
+load("full", sys.argv[2], max_tracks=int(sys.argv[3]), calibration_tracks=int(sys.argv[4]), youtube_workers=1)
 """
 
 
