@@ -12,7 +12,8 @@ is not counted):
   4+: torchcodec), one example at a time, as `ds[i]["audio"]` gives it;
 - training_pcm: the training copy, `audio_pcm` rows (int16) taken a batch at a time as Arrow
   and scaled into the batch (deezer_tags.training.pcm_batch);
-- training_pcm_numpy: the same copy through `with_format("numpy")`, a batch at a time;
+- training_pcm_rows: the same copy a row at a time as Python bytes (`ds[i]`, what a map-style
+  DataLoader does), scaled into the batch;
 - training_pcm_streaming: the same Parquet files streamed (`streaming=True`), batches as Arrow;
 - training_flac: the `--form flac` training copy, if present, decoded by datasets.
 """
@@ -53,7 +54,7 @@ def main() -> int:
         copy = Path(args.copy) if args.copy else Path(tmp) / "copy"
         if args.cache_dir:
             result["export"] = export_copies(Path(args.cache_dir), copy, flac=args.flac)
-        readers = ["default_copy", "training_pcm", "training_pcm_numpy", "training_pcm_streaming"]
+        readers = ["default_copy", "training_pcm", "training_pcm_rows", "training_pcm_streaming"]
         if (copy / f"full-{RATE}hz-{CHANNELS}ch-flac").is_dir():
             readers.append("training_flac")
         ctx = multiprocessing.get_context("spawn")  # each reader in a fresh process, one core
@@ -123,25 +124,30 @@ def measure(reader: str, copy: str, split: str, min_seconds: float, hf_cache: st
         def batch(start):
             stop = min(start % n + BATCH, n)
             return pcm_batch(arrow[start % n:stop]["audio_pcm"], length, CHANNELS)
-    else:
-        numpy_ds = ds.with_format("numpy", columns=["audio_pcm", "labels"])
+    else:  # training_pcm_rows
+        rows = ds.select_columns(["audio_pcm", "labels"])
 
         def batch(start):
-            stop = min(start % n + BATCH, n)
-            return pcm_batch(numpy_ds[start % n:stop]["audio_pcm"], length, CHANNELS)
+            return pcm_batch([rows[(start + j) % n]["audio_pcm"] for j in range(BATCH)], length, CHANNELS)
 
     first = batch(0)  # warm: page cache, imports, decoder set-up
     assert first.dtype == np.float32 and first.shape[1:] == (CHANNELS, length)
-    clips, started = 0, time.perf_counter()
+    clips, started, cpu_started = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - started < min_seconds or clips < n:
         clips += len(batch(clips))
-    seconds = time.perf_counter() - started
-    cpu = time.process_time()
+    return _rates(config, clips, time.perf_counter() - started, time.process_time() - cpu_started)
+
+
+def _rates(config: str, clips: int, seconds: float, cpu_seconds: float) -> dict:
+    """Clips a second of wall time on the one core the reader is pinned to, and clips a
+    CPU-second of the reader (the steadier figure when other processes share the core)."""
     return {"config": config, "clips": clips, "seconds": round(seconds, 3),
-            "clips_per_second_per_core": round(clips / seconds, 1), "process_cpu_seconds": round(cpu, 2)}
+            "clips_per_second_per_core": round(clips / seconds, 1),
+            "clips_per_cpu_second": round(clips / cpu_seconds, 1) if cpu_seconds else None}
 
 
 def measure_streaming(files: list[str], split: str, min_seconds: float, length: int) -> dict:
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     import datasets
 
     from deezer_tags.training import pcm_batch
@@ -153,13 +159,12 @@ def measure_streaming(files: list[str], split: str, min_seconds: float, length: 
     for table in ds.iter(batch_size=BATCH):  # warm
         pcm_batch(table["audio_pcm"], length, CHANNELS)
         break
-    clips, started = 0, time.perf_counter()
+    clips, started, cpu_started = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - started < min_seconds:
         for table in ds.iter(batch_size=BATCH):
             clips += len(pcm_batch(table["audio_pcm"], length, CHANNELS))
-    seconds = time.perf_counter() - started
-    return {"config": f"full-{RATE}hz-{CHANNELS}ch (streamed Parquet)", "clips": clips, "seconds": round(seconds, 3),
-            "clips_per_second_per_core": round(clips / seconds, 1), "process_cpu_seconds": round(time.process_time(), 2)}
+    return _rates(f"full-{RATE}hz-{CHANNELS}ch (streamed Parquet)", clips, time.perf_counter() - started,
+                  time.process_time() - cpu_started)
 
 
 if __name__ == "__main__":

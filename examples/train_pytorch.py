@@ -1,8 +1,8 @@
 """Train a tagger on the training copy with PyTorch: the recipe in a few lines.
 
 The training copy (`deezer-tags export --training --out DIR`, 16 kHz mono by default) holds
-each clip as int16 samples, so a DataLoader worker only copies and scales them: no codec,
-no torchcodec, the same on datasets 3.6 and 5.x.
+each clip as int16 samples (little-endian bytes), so a DataLoader worker only views and
+scales them: no codec, no torchcodec, the same on datasets 3.6 and 5.x.
 
     # from the exported folder on disk, map-style (memory-mapped Arrow), 2 workers
     python examples/train_pytorch.py --data DIR --steps 100
@@ -43,11 +43,12 @@ class Collate:
     def __call__(self, examples: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
         audio = torch.zeros(len(examples), self.channels, self.samples)
         for i, example in enumerate(examples):
-            clip = torch.as_tensor(example["audio_pcm"]).view(self.channels, -1)
+            # little-endian int16 bytes, channels one after the other (deezer_tags/training.py)
+            clip = np.frombuffer(example["audio_pcm"], dtype="<i2").reshape(self.channels, -1)
             n = clip.shape[1]
             start = int(torch.randint(0, n - self.samples + 1, ())) if self.random_crop and n > self.samples else 0
             piece = clip[:, start:start + self.samples]
-            audio[i, :, :piece.shape[1]] = piece.to(torch.float32) / 32768.0
+            audio[i, :, :piece.shape[1]] = torch.from_numpy(piece.astype(np.float32) / 32768.0)
         targets = torch.stack([torch.as_tensor(e["labels"]) for e in examples]).to(torch.float32)
         return audio, targets
 
@@ -65,7 +66,11 @@ def make_loader(data: str, config: str = "full-16000hz-1ch", split: str = "train
     else:
         dataset = dataset.shuffle(seed=seed)
     dataset = split_dataset_by_node(dataset, rank=rank, world_size=world_size)
-    dataset = dataset.with_format("torch")
+    # labels as tensors; audio_pcm left as the bytes it is (datasets' numpy and torch formatting
+    # turn a binary value into numpy bytes, which drops its trailing zero bytes). A streamed
+    # dataset stays as Python values (its with_format takes no columns): the collate makes tensors.
+    if not streaming:
+        dataset = dataset.with_format("torch", columns=["labels"], output_all_columns=True)
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, num_workers=workers, collate_fn=Collate(int(seconds * rate), channels),
         persistent_workers=workers > 0, drop_last=False)

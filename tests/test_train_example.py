@@ -57,7 +57,10 @@ def copy(tmp_path_factory):
     columns["audio"] = []
     for i in range(CLIPS):
         path = root / f"{i}.mp3"
-        sf.write(str(path), (0.1 * rng.standard_normal((2 * 44100, 2))).astype(np.float32), 44100, format="MP3")
+        noise = (0.1 * rng.standard_normal((2 * 44100, 2))).astype(np.float32)
+        if i == 0:
+            noise[44100:] = 0.0  # a clip that ends in silence: its bytes end in zeros
+        sf.write(str(path), noise, 44100, format="MP3")
         columns["audio"].append(str(path))
     built = datasets.DatasetDict({"train": datasets.Dataset.from_dict(columns, features=features)})
     out = root / "copy"
@@ -79,6 +82,16 @@ def test_the_example_trains_a_few_batches(copy, tmp_path, streaming):
     assert audio.dtype == torch.float32 and targets.dtype == torch.float32
     assert set(targets.sum(dim=1).tolist()) == {1.0}  # one tag each, as built
     assert 0 < audio.abs().max() <= 1.0
+
+
+def test_the_samples_survive_the_torch_format(copy, tmp_path):
+    """datasets' torch (and numpy) formatting would drop a binary value's trailing zero bytes:
+    the example formats the labels only, and every clip keeps its 2 s."""
+    ds = datasets.load_dataset(str(copy), "full-16000hz-1ch", split="train", cache_dir=str(tmp_path / "hf"))
+    formatted = ds.with_format("torch", columns=["labels"], output_all_columns=True)
+    assert all(len(row["audio_pcm"]) == 2 * 2 * 16000 for row in formatted)
+    assert formatted[0]["audio_pcm"].endswith(b"\0\0\0\0")  # the silent clip, whole
+    assert isinstance(formatted[0]["labels"], torch.Tensor)
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["map-style", "streaming"])
