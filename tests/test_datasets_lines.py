@@ -121,7 +121,7 @@ def test_a_build_on_this_line_exports_both_copies_and_reads_them_back(small_buil
     assert {k: len(v) for k, v in training.items()} == sizes
     row = training["train"][0]
     assert row["sampling_rate"] == 16000 and row["num_channels"] == 1
-    assert len(row["audio_pcm"]) == pytest.approx(16000 * 30, rel=0.05)
+    assert len(row["audio_pcm"]) == pytest.approx(2 * 16000 * 30, rel=0.05)  # int16 bytes
     assert training["train"].features["labels"].length == len(TAGS)
     if not DECODES:
         pytest.skip(NO_DECODER)

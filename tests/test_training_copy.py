@@ -84,7 +84,7 @@ def test_training_copy_is_at_the_model_rate_and_matches_the_full_rate_clips(buil
         for row, source in zip(copy[split], raw):
             assert row["sampling_rate"] == 16000 and row["num_channels"] == channels
             assert row["track_id"] == source["track_id"] and row["labels"] == source["labels"]
-            pcm = np.asarray(row[PCM_COLUMN], dtype=np.int16).reshape(channels, -1) / 32768.0
+            pcm = np.frombuffer(row[PCM_COLUMN], dtype="<i2").reshape(channels, -1) / 32768.0
             assert pcm.shape[1] == pytest.approx(16000 * (2 + source["track_id"] % 2), abs=2)
             if DECODES:
                 # The same clip as this line's datasets decodes it at 16 kHz, then the mean of its channels.
