@@ -162,6 +162,9 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
     def _download_and_prepare(self, dl_manager, verification_mode, **kwargs):
         # Remembered so that _split_generators can honour verification_mode="no_checks".
         self._verification_mode = verification_mode
+        # A cache dir holding an earlier build gives self.info the features read from disk: plain
+        # Audio, whose encoding imports torch on datasets 4+. Write with the builder's own.
+        self.info.features = self._info().features
         super()._download_and_prepare(dl_manager, verification_mode, **kwargs)
 
     def _split_generators(self, dl_manager):

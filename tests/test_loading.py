@@ -14,7 +14,7 @@ import pytest
 from deezer_tags.testing import LocalWeb, Scenario
 
 from conftest import FAST_QUOTA, SCRIPT, build
-from deezer_tags.features import audio_feature, decoded_array
+from deezer_tags.features import audio_feature, decoded_array, decoder_problem
 
 TRACKS = 40
 
@@ -67,6 +67,8 @@ def test_num_proc_writes_shards_with_the_same_rows(scenario, arrow_build, tmp_pa
 
 
 def test_a_model_rate_and_mono_by_cast_column(arrow_build):
+    if decoder_problem():
+        pytest.skip(f"{decoder_problem()} (CI runs this in its 5.x venv, which can decode)")
     train = arrow_build["train"].cast_column("audio", audio_feature(16000, 1))  # mono=True, or num_channels=1 on 4+
     array, rate = decoded_array(train[0]["audio"])
     assert rate == 16000
@@ -74,15 +76,23 @@ def test_a_model_rate_and_mono_by_cast_column(arrow_build):
     assert np.abs(array).max() > 0.01, "silence: the clip did not decode"
 
 
+def undecoded(streamed):
+    """A streamed split whose clips are not decoded. On 4+ an iterable dataset decodes every
+    column before remove_columns applies, and datasets' Audio(decode=False) encodes again,
+    importing torch: the builder's Audio (deezer_tags/features.py) does neither."""
+    return streamed.cast_column("audio", audio_feature(decode=False, build=True))
+
+
 def test_streaming_runs_the_build_then_reads_the_same_examples(scenario, arrow_build, tmp_path):
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         streamed = build(web, tmp_path / "streamed", "full", max_tracks=TRACKS, streaming=True)
         assert isinstance(streamed, datasets.IterableDatasetDict)
         assert web.count("/deezer/track/") == TRACKS  # the build ran before the first example
-        first = next(iter(streamed["train"]))
-        array, rate = decoded_array(first["audio"])
-        assert array.shape[0] == 2 and rate == 44100
+        first = next(iter(streamed["train"] if decoder_problem() is None else undecoded(streamed["train"])))
+        if decoder_problem() is None:
+            array, rate = decoded_array(first["audio"])
+            assert array.shape[0] == 2 and rate == 44100
     for split in arrow_build:
-        assert [r["track_id"] for r in streamed[split]] == arrow_build[split]["track_id"]
-        assert [r["audio_sha256"] for r in streamed[split].remove_columns("audio")] == \
+        assert [r["track_id"] for r in undecoded(streamed[split])] == arrow_build[split]["track_id"]
+        assert [r["audio_sha256"] for r in undecoded(streamed[split])] == \
             arrow_build[split]["audio_sha256"]
