@@ -13,11 +13,12 @@ from typing import Optional
 
 import datasets
 
-from deezer_tags import TAGS
 from deezer_tags import defaults
 from deezer_tags.build import Build
 from deezer_tags.examples import audio_example
 from deezer_tags.examples import metadata_example
+from deezer_tags.features import audio_features
+from deezer_tags.features import metadata_features
 from deezer_tags.manifest import Manifest
 from deezer_tags.workdir import WorkDir
 
@@ -41,41 +42,12 @@ their Deezer metadata, split as in the ICASSP 2020 paper.
 _HOMEPAGE = "https://zenodo.org/records/3648287"
 _LICENSE = "cc-by-4.0"
 
-_METADATA_FEATURES = {
-    "track_id": datasets.Value("int64"),
-    "tags": datasets.Sequence(datasets.ClassLabel(names=list(TAGS))),
-    "labels": datasets.Sequence(datasets.Value("int8"), length=len(TAGS)),
-    "title": datasets.Value("string"),
-    "title_short": datasets.Value("string"),
-    "title_version": datasets.Value("string"),
-    "artist_id": datasets.Value("int64"),
-    "artist_name": datasets.Value("string"),
-    "album_id": datasets.Value("int64"),
-    "album_title": datasets.Value("string"),
-    "duration": datasets.Value("int32"),
-    "isrc": datasets.Value("string"),
-    "release_date": datasets.Value("string"),
-    "bpm": datasets.Value("float32"),
-    "gain": datasets.Value("float32"),
-    "readable": datasets.Value("bool"),
-    "has_preview": datasets.Value("bool"),
-    "metadata_status": datasets.Value("string"),
-}
-
-# Audio configs: the metadata, plus the clip (30 s MP3, 44.1 kHz stereo, decoded by
-# soundfile; cast_column("audio", datasets.Audio(sampling_rate=16000)) for a model)
-# and where it came from.
-_AUDIO_FEATURES = {
-    **_METADATA_FEATURES,
-    "audio": datasets.Audio(sampling_rate=44100, mono=False),
-    "audio_source": datasets.Value("string"),
-    "audio_sha256": datasets.Value("string"),
-    "audio_duration": datasets.Value("float32"),
-    "youtube_video_id": datasets.Value("string"),
-    "youtube_title": datasets.Value("string"),
-    "youtube_match_score": datasets.Value("float32"),
-    "youtube_found_by": datasets.Value("string"),
-}
+# The features for the installed datasets line (deezer_tags/features.py): on 3.x the clip is
+# Audio(sampling_rate=44100, mono=False), decoded by soundfile; on 4.4+ Audio(num_channels=2),
+# decoded by torchcodec, and written at build time without importing torch.
+# cast_column("audio", audio_feature(16000, 1)) gives a model's rate and channels on either line.
+_METADATA_FEATURES = metadata_features()
+_AUDIO_FEATURES = audio_features()
 
 
 @dataclass
@@ -180,6 +152,9 @@ class DeezerContextualTags(datasets.GeneratorBasedBuilder):
         # datasets hands verification_mode only to this hook (not to _split_generators or the
         # download manager): remembered so that "no_checks" also skips the sources' checksums.
         self._verification_mode = verification_mode
+        # A cache dir holding an earlier build gives self.info the features read from disk: plain
+        # Audio, whose encoding imports torch on datasets 4+. Write with the builder's own.
+        self.info.features = self._info().features
         super()._download_and_prepare(dl_manager, verification_mode, **kwargs)
 
     def _split_generators(self, dl_manager):

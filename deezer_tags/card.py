@@ -95,8 +95,19 @@ def card_text(layout: dict[str, tuple], root: Path, work_dir: Path, cache_root: 
                                            dataset_name="deezer_contextual_tags")
     data.pop("dataset_info", None)
     infos.to_dataset_card_data(data)
+    _portable_features(data, layout)
     body = _with_this_copy(base.text, _this_copy(layout, root, work_dir, cache_root))
     return f"---\n{data.to_yaml()}\n---\n{body}"
+
+
+def _portable_features(data, layout: dict[str, tuple]) -> None:
+    """The card's features in the form both datasets lines read intact (4+ would write `list:`,
+    which 3.6 reads without the labels' fixed length): see deezer_tags/features.py."""
+    from deezer_tags.features import portable_yaml
+
+    infos = data["dataset_info"] if isinstance(data["dataset_info"], list) else [data["dataset_info"]]
+    for info in infos:
+        info["features"] = portable_yaml(layout[info.get("config_name") or next(iter(layout))][0])
 
 
 def _default(configs: dict) -> str:

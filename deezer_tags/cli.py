@@ -118,6 +118,14 @@ def _parser() -> argparse.ArgumentParser:
                         "audio its source, video, section and digest (build --recipe FILE makes the same clips)")
     export.add_argument("--config", choices=CONFIGS, default="full")
     export.add_argument("--cache-dir", help="the build's datasets cache dir (default: the datasets default)")
+    export.add_argument("--training", action="store_true",
+                        help="write the training copy instead: every clip at --rate and --channels, "
+                             "as OUT/<config>-<rate>hz-<channels>ch/ (deezer_tags/training.py)")
+    export.add_argument("--rate", type=int, default=16000, help="the training copy's sampling rate (default 16000)")
+    export.add_argument("--channels", type=int, default=1, help="the training copy's channels: 1 (the mean) or 2")
+    export.add_argument("--form", choices=("pcm", "flac"), default="pcm",
+                        help="the training copy's samples: int16 PCM (fastest to read) or FLAC (smaller)")
+    export.add_argument("--num-proc", type=int, help="processes converting the clips (default: one per core)")
     export.set_defaults(run=_run_export)
 
     push = commands.add_parser("push", help="push the built dataset to the Hugging Face Hub, then the card")
@@ -277,7 +285,14 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.out:
         print(f"Exporting the `{args.config}` build at {directory}: "
               + ", ".join(f"{name} {len(split):,}" for name, split in dataset.items()))
-        for path in export_parquet(dataset, Path(args.out), args.config):
+        if args.training:
+            from deezer_tags.training import export_training
+
+            paths = export_training(dataset, Path(args.out), args.config, rate=args.rate, channels=args.channels,
+                                    form=args.form, num_proc=args.num_proc)
+        else:
+            paths = export_parquet(dataset, Path(args.out), args.config)
+        for path in paths:
             print(path)
         # The copy's own card: load_dataset(OUT) finds every config exported there, all splits.
         print(write_card(Path(args.out), WorkDir.of(root).root, root))
@@ -336,14 +351,11 @@ def _run_push(args: argparse.Namespace) -> int:
 
 
 def load(config: str, cache_dir: str | None, **kwargs):
-    """`load_dataset` on the installed loading script, as a user would call it."""
-    import datasets
+    """`load_dataset` on the installed loading script, as a user would call it; on datasets 4+,
+    which runs no scripts, the builder class itself (deezer_tags/direct.py)."""
+    from deezer_tags.direct import load as load_any_line
 
-    import deezer_contextual_tags
-
-    return datasets.load_dataset(
-        deezer_contextual_tags.__file__, config, cache_dir=cache_dir, trust_remote_code=True, **kwargs
-    )
+    return load_any_line(config, cache_dir, **kwargs)
 
 
 def summary(dataset, cache_dir: str | None, work_dir: str | None = None) -> str:

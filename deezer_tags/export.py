@@ -30,13 +30,18 @@ DATASET_NAME = "deezer_contextual_tags"  # the loading script's name: its Arrow 
 
 
 def find_built(cache_root: Path, config: str) -> Path:
-    """The newest finished Arrow cache of `config` under `cache_root`."""
+    """The newest finished Arrow cache of `config` under `cache_root`: built through the
+    loading script (3.x: `<config>[-<suffix>]/<version>/<script hash>/`) or by the builder
+    class itself (any line: `<config>[-<suffix>]/<version>/`, no hash level)."""
     pattern = re.compile(rf"^{re.escape(config)}(-.+)?$")
-    found = [
-        info.parent
-        for info in (cache_root / DATASET_NAME).glob("*/*/*/dataset_info.json")
-        if pattern.match(info.parent.parent.parent.name) and not info.parent.name.endswith(".incomplete")
-    ]
+    root = cache_root / DATASET_NAME
+    found = []
+    for levels in ("*/*/*/dataset_info.json", "*/*/dataset_info.json"):
+        for info in root.glob(levels):
+            parts = info.parent.relative_to(root).parts  # (config dir, version[, hash])
+            if (pattern.match(parts[0]) and not any(p.endswith(".incomplete") for p in parts)
+                    and any(info.parent.glob(f"{DATASET_NAME}-*.arrow"))):
+                found.append(info.parent)
     if not found:
         raise UserError(
             f"the `{config}` config has not been built in {cache_root}; "
@@ -89,12 +94,16 @@ def export_parquet(dataset, out_dir: Path, config: str, max_shard_size: int | No
 def _write_shard(data, path: Path) -> None:
     import datasets
     import pyarrow.parquet as pq
-    from datasets.arrow_writer import get_writer_batch_size
     from datasets.table import embed_table_storage, table_cast
 
-    schema = data.features.arrow_schema  # carries the features (Audio, ClassLabel) as metadata
-    # Row groups as the Hub's: 100 rows for audio, else datasets' default.
-    batch = get_writer_batch_size(data.features) or datasets.config.DEFAULT_MAX_BATCH_SIZE
+    from deezer_tags.features import AUDIO_ROW_GROUP, portable_schema
+
+    # The features (Audio, ClassLabel, the labels' length) as metadata, in the form both
+    # datasets lines read back intact (deezer_tags/features.py).
+    schema = portable_schema(data.features)
+    # Row groups as the Hub's were: 100 rows for audio, else datasets' default.
+    audio = any(isinstance(f, datasets.Audio) for f in data.features.values())
+    batch = AUDIO_ROW_GROUP if audio else datasets.config.DEFAULT_MAX_BATCH_SIZE
     arrow = data.with_format("arrow")
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:

@@ -15,6 +15,7 @@ import datasets
 import pytest
 
 import deezer_contextual_tags
+from deezer_tags.direct import load
 from deezer_tags.testing import LocalWeb, Scenario
 
 SCRIPT = deezer_contextual_tags.__file__
@@ -49,13 +50,11 @@ def full_scenario() -> Scenario:
 
 
 def build(web: LocalWeb, cache_dir: Path, config: str = "metadata", **kwargs) -> datasets.DatasetDict:
-    """load_dataset on the loading script, pointed at `web` by config kwargs."""
+    """load_dataset on the loading script (the builder class on datasets 4+, which runs no
+    scripts: deezer_tags.direct), pointed at `web` by config kwargs."""
     kwargs.setdefault("quota_calls", web.quota)
     kwargs.setdefault("quota_window", web.window)
-    return datasets.load_dataset(
-        SCRIPT, config, cache_dir=str(cache_dir), trust_remote_code=True,
-        **web.config_kwargs(), **kwargs,
-    )
+    return load(config, str(cache_dir), **web.config_kwargs(), **kwargs)
 
 
 _TRACK_PATH = re.compile(r"^/deezer/track/(\d+)$")
@@ -67,9 +66,9 @@ def api_track_ids(web: LocalWeb) -> list[int]:
 
 
 BUILD_IN_CHILD = """
-import sys, datasets
-datasets.load_dataset(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3], trust_remote_code=True,
-                      max_tracks=int(sys.argv[4]))
+import sys
+from deezer_tags.direct import load  # the loading script sys.argv[1] on 3.x, its builder class on 4+
+load(sys.argv[2], sys.argv[3], max_tracks=int(sys.argv[4]))
 """
 
 

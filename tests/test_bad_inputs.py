@@ -20,7 +20,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import datasets
 import numpy as np
 import pytest
 import requests
@@ -40,7 +39,7 @@ from deezer_tags.testing.deezer_api import track_body
 from deezer_tags.testing.scenario import video_id_of as served_video_id
 from deezer_tags.youtube import YouTubeRecoverer, parse_youtube_map
 
-from conftest import FAST_QUOTA, SCRIPT, api_track_ids, build
+from conftest import FAST_QUOTA, api_track_ids, build, load
 
 QUOTA_KWARGS = {"quota_calls": FAST_QUOTA["quota"], "quota_window": FAST_QUOTA["window"]}
 
@@ -211,12 +210,12 @@ def test_bad_map_entries_are_refused_per_track_and_only_youtube_ids_are_fetched(
         scenario.files["youtube_map"] = json.dumps(tampered).encode()
         # An empty search page: each track's fate is its map entry's.
         endpoints = {**web.config_kwargs(), "youtube_search_url": web.config_kwargs()["youtube_search_url"] + "&n=0"}
-        dataset = datasets.load_dataset(
-            SCRIPT, "full", cache_dir=str(tmp_path), trust_remote_code=True, **endpoints, **QUOTA_KWARGS,
+        dataset = load(
+            "full", str(tmp_path), **endpoints, **QUOTA_KWARGS,
             track_ids=[MAPPED_TRACK, *bad_tracks], checksums={"youtube_map": sha256(scenario.files["youtube_map"])})
         served = web.requests
 
-    assert [row["track_id"] for split in dataset.values() for row in split] == [MAPPED_TRACK]
+    assert [t for split in dataset.values() for t in split["track_id"]] == [MAPPED_TRACK]
     with Manifest(work_dir(tmp_path) / MANIFEST_NAME, readonly=True) as manifest:
         rows = {row.track_id: row for row in manifest.rows([MAPPED_TRACK, *bad_tracks])}
     assert (rows[MAPPED_TRACK].youtube_status, rows[MAPPED_TRACK].youtube_video_id) == ("ok", MAPPED_VIDEO)

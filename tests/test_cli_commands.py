@@ -20,6 +20,7 @@ import pytest
 from filelock import FileLock
 
 from deezer_tags import TAGS
+from deezer_tags.features import decoded_array, decoder_problem
 from deezer_tags.testing.demo import FIXTURE, demo_scenario
 
 SPLITS = ("train", "validation", "test", "unassigned")
@@ -90,7 +91,9 @@ def manifest_counts(cache: Path) -> dict:
 
 def arrow_splits(cache: Path) -> dict[str, datasets.Dataset]:
     """The Arrow files the build wrote, read directly (not through the code under test)."""
-    [directory] = {p.parent for p in cache.glob("deezer_contextual_tags/full-*/*/*/deezer_contextual_tags-*.arrow")}
+    # 3.x's script loading adds a script-hash level; the builder class (4+) does not.
+    [directory] = {p.parent for pattern in ("full-*/*/*/", "full-*/*/")
+                   for p in cache.glob(f"deezer_contextual_tags/{pattern}deezer_contextual_tags-*.arrow")}
     return {split: datasets.Dataset.from_file(str(directory / f"deezer_contextual_tags-{split}.arrow"))
             for split in SPLITS if (directory / f"deezer_contextual_tags-{split}.arrow").exists()}
 
@@ -322,9 +325,10 @@ def test_export_parquet_embeds_the_audio(demo, tmp_path):
         loaded = datasets.load_dataset("parquet", data_files={k: str(v) for k, v in files.items()},
                                        cache_dir=str(tmp_path / "hf"))
         assert isinstance(loaded["train"].features["audio"], datasets.Audio)
-        sample = loaded["train"][0]["audio"]
-        assert sample["sampling_rate"] == 44100 and sample["array"].shape[0] == 2
-        assert sample["array"].shape[1] > 25 * 44100
+        if decoder_problem() is None:  # 4+ decodes with torchcodec: CI's 5.x venv has it
+            array, rate = decoded_array(loaded["train"][0]["audio"])  # 3.x: a dict; 4+: a torchcodec decoder
+            assert rate == 44100 and array.shape[0] == 2
+            assert array.shape[1] > 25 * 44100
     finally:
         moved.rename(audio_dir)
 

@@ -156,9 +156,9 @@ def test_quota_is_never_exceeded_with_many_threads(subset_scenario, tmp_path):
 
 
 BUILD_IN_CHILD = """
-import sys, datasets
-datasets.load_dataset(sys.argv[1], "metadata", cache_dir=sys.argv[2], trust_remote_code=True,
-                      max_tracks=int(sys.argv[3]), workers=int(sys.argv[4]))
+import sys
+from deezer_tags.direct import load  # the loading script sys.argv[1] on 3.x, its builder class on 4+
+load("metadata", sys.argv[2], max_tracks=int(sys.argv[3]), workers=int(sys.argv[4]))
 """
 
 

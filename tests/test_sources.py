@@ -8,7 +8,7 @@ from deezer_tags.errors import ChecksumMismatchError, MalformedSourceError
 from deezer_tags.sources import PINNED_SHA256, Endpoints, resolve_endpoints, resolve_quota
 from deezer_tags.testing import LocalWeb, Scenario
 
-from conftest import FAST_QUOTA, build
+from conftest import FAST_QUOTA, build, load
 
 
 def test_env_overrides_defaults_and_kwargs_override_env():
@@ -42,16 +42,11 @@ def test_quota_from_env_and_kwargs():
 
 
 def test_environment_variables_point_the_builder_at_a_mirror(monkeypatch, tmp_path):
-    import datasets
-
-    from conftest import SCRIPT
-
     with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web:
         for name, value in web.env().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("DEEZER_TAGS_QUOTA", f"{web.quota}/{web.window}")
-        dataset = datasets.load_dataset(SCRIPT, "metadata", cache_dir=str(tmp_path), trust_remote_code=True,
-                                        max_tracks=20)
+        dataset = load("metadata", str(tmp_path), max_tracks=20)
         assert web.count("/deezer/track/") == 20
         assert web.count("/zenodo/", method="GET") == 1
     assert sum(len(s) for s in dataset.values()) == 20

@@ -42,8 +42,9 @@ CAMPAIGN_FAULTS = dict(reset=0.02, server_error=0.02, truncated=0.01, html_as_au
 # what the dataset says of each track, without decoding audio, to a JSON file.
 _CHILD = """
 import json, sys, datasets
+from deezer_tags.direct import load  # the loading script sys.argv[1] on 3.x, its builder class on 4+
 name, cache_dir, tracks, out, kwargs = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], json.loads(sys.argv[6])
-d = datasets.load_dataset(sys.argv[1], name, cache_dir=cache_dir, trust_remote_code=True, max_tracks=tracks, **kwargs)
+d = load(name, cache_dir, max_tracks=tracks, **kwargs)
 rows = {}
 for split, ds in d.items():
     ds = ds.cast_column("audio", datasets.Audio(decode=False)) if "audio" in ds.column_names else ds
