@@ -225,7 +225,11 @@ class CalibrationScheduler:
         """Every preview is stored or known to be missing (``rows``: the manifest's now): the
         sample is exact, and what the speculation did not start is queued."""
         self.sample_known = True
-        for track_id in sample_of(rows, self.size, self.seed):
+        sample = sample_of(rows, self.size, self.seed)
+        exact = set(sample)
+        # Speculated tracks not yet started that the sample does not hold are spared.
+        self._waiting = deque(t for t in self._waiting if t in exact)
+        for track_id in sample:
             if track_id not in self.speculation.done:
                 self.speculation.done.add(track_id)
                 self._waiting.append(track_id)

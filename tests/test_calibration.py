@@ -139,7 +139,7 @@ def _calibrated(cache_dir: Path) -> dict[int, float]:
 
 
 def test_the_sample_is_the_same_across_builds_and_a_resume(tmp_path):
-    tracks, size = 60, 8
+    tracks, size = 60, 20
     scenario = Scenario.from_public_data(seed=SEED, no_preview_fraction=0.2)
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         fresh = tmp_path / "fresh"
