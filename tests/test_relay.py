@@ -77,10 +77,15 @@ def test_after_the_seek_the_ranges_are_sized_to_the_section(scenario, media, rel
         served = media_served(web)
     assert got == media[seek:seek + section]
     assert served[0].client_range == f"bytes=0-{HEAD_PIECE - 1}"
-    # (the relay may have gone on to a second head range: this client reads ahead of its reads)
-    assert served[-1].client_range == f"bytes={seek}-{seek + section + READ_AHEAD - 1}"
+    # The relay may go on to more head ranges before it sees the client hang up (how many depends
+    # on the two threads' timing): they run on from byte 0, each where the last ended, all
+    # before the seek. After the seek: one range, sized to the section.
+    ranges = [tuple(int(x) for x in r.client_range[len("bytes="):].split("-")) for r in served]
+    heads = [span for span in ranges if span[0] < seek]
+    assert all(later[0] == earlier[1] + 1 for earlier, later in zip(heads, heads[1:]))
+    assert ranges[len(heads):] == [(seek, seek + section + READ_AHEAD - 1)]
     assert served[-1].bytes_sent <= section + READ_AHEAD
-    assert relayed.requests == len(served) <= 3
+    assert relayed.requests == len(served)
 
 
 def test_the_hosts_refusals_reach_ffmpeg_as_they_were(scenario, relay):

@@ -12,20 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from deezer_tags.errors import UserError, YouTubeBotCheckError
+from deezer_tags.testing.requestlog import most_in_any_window
 from deezer_tags.youtube import (
     Budget, Pace, PaceState, YouTubeBlocked, YouTubeStopped, YouTubeTimeUp, parse_budget, resolve_budget,
 )
 from deezer_tags.youtube.budget import BOT_CHECK_PAUSE, DEFAULT_BUDGET, SEARCHES_PER_VIDEO
-
-
-def most_in_any_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    best = first = 0
-    for last, t in enumerate(times):
-        while t - times[first] >= window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
 
 
 def test_the_budget_is_written_like_the_quota_and_a_bad_one_is_one_sentence():

@@ -60,13 +60,18 @@ class RequestLog:
 
     def max_in_window(self, prefix: str, window: float) -> int:
         """The most requests under ``prefix`` that arrived within any ``window`` seconds."""
-        arrivals = sorted(s.started for s in self.snapshot() if s.path.startswith(prefix))
-        best = first = 0
-        for last, t in enumerate(arrivals):
-            while t - arrivals[first] >= window:
-                first += 1
-            best = max(best, last - first + 1)
-        return best
+        return most_in_any_window([s.started for s in self.snapshot() if s.path.startswith(prefix)], window)
+
+
+def most_in_any_window(times: list[float], window: float) -> int:
+    """The most of ``times`` within any ``window`` seconds (a half-open window)."""
+    times = sorted(times)
+    best = first = 0
+    for last, t in enumerate(times):
+        while t - times[first] >= window:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
 
 
 class SlidingWindowQuota:
