@@ -218,7 +218,7 @@ def test_no_build_is_one_sentence(demo, tmp_path):
 
 
 def test_default_cache_dir_is_the_one_datasets_uses(tmp_path):
-    check = ("import datasets.config, deezer_tags.status as s; "
+    check = ("import datasets.config, deezer_tags.workdir as s; "
              "print(s.default_cache_root() == datasets.config.HF_DATASETS_CACHE)")
     for extra in ({"HF_HOME": str(tmp_path / "home")}, {"HF_DATASETS_CACHE": str(tmp_path / "ds")},
                   {"XDG_CACHE_HOME": str(tmp_path / "xdg")}):

@@ -217,6 +217,47 @@ def test_no_network_on_a_fresh_cache_is_one_sentence(tmp_path, capsys, monkeypat
     assert last_line(err) == f"{PREFIX}cannot reach 127.0.0.1:{port}: check the network connection, {RERUN}"
 
 
+@pytest.mark.parametrize("what, make, expected", [
+    ("--track-ids", lambda d: d / "missing.txt", r"cannot read the track_ids file .*missing\.txt: No such file"),
+    ("--track-ids", lambda d: _write(d / "ids.txt", "3135556\nnot-an-id\n"),
+     r"track_ids holds 'not-an-id', which is not a positive integer track id"),
+    ("--recipe", lambda d: d / "missing.csv", r"recipe .*missing\.csv"),
+    ("--recipe", lambda d: _write(d / "recipe.csv", "what,ever\n1,2\n"), r"recipe .*recipe\.csv"),
+    ("--youtube-cookies", lambda d: _write(d / "cookies.txt", "\x00\x01 not cookies"),
+     r"cannot use .*cookies\.txt as the YouTube cookies file"),
+    ("--youtube-budget", lambda d: "fast", r"youtube_budget='fast' is not VIDEOS/SECONDS"),
+])
+def test_a_users_own_input_is_checked_before_the_first_request(tmp_path, capsys, monkeypatch, what, make, expected):
+    """Without a network: the sentence is about the user's input, not the unreachable host."""
+    value = make(tmp_path)
+    code, _, err = run_main(capsys, monkeypatch, nowhere_env(closed_port()), "--config", "full", "--max-tracks", "3",
+                            "--cache-dir", str(tmp_path / "cache"), what, str(value))
+    assert code == 2
+    line = last_line(err)
+    assert re.search(expected, line), line
+    assert "cannot reach" not in line
+
+
+def test_a_split_file_of_ones_own_is_checked_before_the_first_request(tmp_path):
+    """The split file is a config kwarg only (load_dataset(..., split_file=...))."""
+    import deezer_tags
+    from deezer_tags.errors import BadTrackSelectionError
+
+    bad = _write(tmp_path / "mine.csv", "track,part\n3135556,train\n")
+    env = nowhere_env(closed_port())
+    with pytest.raises(BadTrackSelectionError, match=r"split_file .*mine\.csv needs a header with track_id and split"):
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            deezer_tags.load_dataset("metadata", cache_dir=str(tmp_path / "cache"), max_tracks=3,
+                                     split_file=str(bad))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 def test_an_unreachable_deezer_api_stops_the_build_instead_of_retrying_every_track(tmp_path, capsys, monkeypatch):
     with LocalWeb(Scenario.from_public_data(), **FAST_QUOTA) as web:
         code, _, err = run_main(capsys, monkeypatch, web_env(web), "--config", "metadata", "--max-tracks", "10",
