@@ -22,9 +22,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import datasets
-
-import deezer_contextual_tags
+import deezer_tags
+from common import UNBINDING_BUDGET
 from deezer_tags import acoustic
 from deezer_tags.ffmpeg import ffmpeg_exe
 from deezer_tags.testing import LocalWeb, Scenario, media
@@ -73,9 +72,9 @@ def main() -> None:
     cache_dir = Path(tempfile.mkdtemp(prefix="bench-calibration-"))
     try:
         with LocalWeb(scenario, quota=50, window=5.0) as web:
-            datasets.load_dataset(deezer_contextual_tags.__file__, "full", cache_dir=str(cache_dir),
-                                  trust_remote_code=True, **web.config_kwargs(), quota_calls=50, quota_window=5.0,
-                                  track_ids=ids, calibration_tracks=len(ids), youtube_workers=args.youtube_workers)
+            deezer_tags.load_dataset("full", cache_dir=str(cache_dir), **web.config_kwargs(), quota_calls=50,
+                                     quota_window=5.0, track_ids=ids, calibration_tracks=len(ids),
+                                     youtube_workers=args.youtube_workers, youtube_budget=UNBINDING_BUDGET)
             work = cache_dir / "deezer_tags"
             report = json.loads((work / "build_report.json").read_text())
             with sqlite3.connect(work / "manifest.sqlite") as db:

@@ -22,9 +22,8 @@ import time
 from deezer_tags.testing import LocalWeb, Scenario
 
 CHILD = """
-import sys, datasets
-d = datasets.load_dataset(sys.argv[1], "metadata", cache_dir=sys.argv[2], trust_remote_code=True,
-                          max_tracks=int(sys.argv[3]), workers=int(sys.argv[4]))
+import sys, deezer_tags
+d = deezer_tags.load_dataset("metadata", cache_dir=sys.argv[1], max_tracks=int(sys.argv[2]), workers=int(sys.argv[3]))
 print(sum(len(s) for s in d.values()))
 """
 
@@ -39,7 +38,6 @@ def main() -> None:
     args = parser.parse_args()
     latency = tuple(float(x) for x in args.latency.split(","))
 
-    import deezer_contextual_tags
 
     scenario = Scenario.from_public_data(no_data_fraction=0.01, no_preview_fraction=0.25, seed=0)
     with LocalWeb(scenario, quota=args.quota, window=args.window, latency=latency) as web, \
@@ -47,7 +45,7 @@ def main() -> None:
         env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{args.quota}/{args.window}"}
         started = time.monotonic()
         child = subprocess.run(
-            [sys.executable, "-c", CHILD, deezer_contextual_tags.__file__, cache_dir,
+            [sys.executable, "-c", CHILD, cache_dir,
              str(args.tracks), str(args.workers)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True,
         )

@@ -38,11 +38,10 @@ from deezer_tags.testing import LocalWeb
 from deezer_tags.youtube.budget import parse_budget
 
 CHILD = """
-import sys, datasets
-calibration = None if sys.argv[5] == "default" else int(sys.argv[5])
-d = datasets.load_dataset(sys.argv[1], "full", cache_dir=sys.argv[2], trust_remote_code=True,
-                          max_tracks=int(sys.argv[3]), youtube_workers=int(sys.argv[4]),
-                          calibration_tracks=calibration, youtube_budget=sys.argv[6])
+import sys, deezer_tags
+calibration = None if sys.argv[4] == "default" else int(sys.argv[4])
+d = deezer_tags.load_dataset("full", cache_dir=sys.argv[1], max_tracks=int(sys.argv[2]), youtube_workers=int(sys.argv[3]),
+                             calibration_tracks=calibration, youtube_budget=sys.argv[5])
 print(sum(len(s) for s in d.values()))
 """
 PAGE = re.compile(r"^/youtube/(watch|results|music/search)$")
@@ -66,7 +65,6 @@ def main() -> None:
     args = parser.parse_args()
     latency = tuple(float(x) for x in args.latency.split(","))
 
-    import deezer_contextual_tags
 
     scenario = rebuild_scenario()
     api_latency = {**LATENCY, "/deezer/": latency}
@@ -76,7 +74,7 @@ def main() -> None:
         env = {**os.environ, **web.env(), "DEEZER_TAGS_QUOTA": f"{args.quota}/{args.window}"}
         started = time.monotonic()
         child = subprocess.run(
-            [sys.executable, "-c", CHILD, deezer_contextual_tags.__file__, cache_dir, str(args.tracks),
+            [sys.executable, "-c", CHILD, cache_dir, str(args.tracks),
              str(args.youtube_workers), str(args.calibration_tracks), budget],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True,
         )
