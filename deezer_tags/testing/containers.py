@@ -459,21 +459,7 @@ def webm(stream: AudioStream, cluster_seconds: float = CLUSTER_SECONDS) -> Muxed
     per_cluster = max(1, round(cluster_seconds * 1000 / block_ms))
     if (per_cluster - 1) * block_ms > _MAX_BLOCK_OFFSET_MS:
         raise ValueError("clusters longer than 32 s do not fit SimpleBlock timecodes")
-    header = _element(_EBML, b"".join([
-        _uint(0x4286, 1), _uint(0x42F7, 1),  # EBMLVersion, EBMLReadVersion
-        _uint(0x42F2, 4), _uint(0x42F3, 8),  # EBMLMaxIDLength, EBMLMaxSizeLength
-        _element(0x4282, b"webm"), _uint(0x4287, 4), _uint(0x4285, 2)]))  # DocType, its versions
-    info = _element(_INFO, _uint(_TIMECODE_SCALE, TIMECODE_SCALE_NS)
-                    + _element(_DURATION, struct.pack(">d", stream.duration * 1000))
-                    + _element(_MUXING_APP, _APP.encode()) + _element(_WRITING_APP, _APP.encode()))
-    codec_delay = round(stream.delay_samples * 1_000_000_000 / stream.sample_rate)
-    tracks = _element(_TRACKS, _element(_TRACK_ENTRY, b"".join([
-        _uint(_TRACK_NUMBER, 1), _uint(_TRACK_UID, 1), _uint(_TRACK_TYPE, _TRACK_AUDIO),
-        _uint(_FLAG_LACING, 0), _element(_CODEC_ID, b"A_OPUS"),
-        _element(_CODEC_PRIVATE, stream.codec_private),
-        _uint(_CODEC_DELAY, codec_delay), _uint(_SEEK_PRE_ROLL, SEEK_PREROLL_NS),
-        _element(_AUDIO, _element(_SAMPLING_FREQUENCY, struct.pack(">d", float(stream.sample_rate)))
-                 + _uint(_CHANNELS, stream.channels))])))
+    header, info, tracks = _webm_heads(stream)
 
     clusters = [_cluster(stream.packets[first:first + per_cluster], first * block_ms, block_ms)
                 for first in range(0, len(stream.packets), per_cluster)]
@@ -516,6 +502,26 @@ def webm(stream: AudioStream, cluster_seconds: float = CLUSTER_SECONDS) -> Muxed
     data = b"".join([header, segment_head, *segment_body])
     return _muxed(data, stream, "audio/webm", "opus", (0, init_end), (init_end + 1, index_end),
                   spans, groups)
+
+
+def _webm_heads(stream: AudioStream) -> tuple[bytes, bytes, bytes]:
+    """The EBML header, and the Segment's Info and Tracks elements, for an Opus stream."""
+    header = _element(_EBML, b"".join([
+        _uint(0x4286, 1), _uint(0x42F7, 1),  # EBMLVersion, EBMLReadVersion
+        _uint(0x42F2, 4), _uint(0x42F3, 8),  # EBMLMaxIDLength, EBMLMaxSizeLength
+        _element(0x4282, b"webm"), _uint(0x4287, 4), _uint(0x4285, 2)]))  # DocType, its versions
+    info = _element(_INFO, _uint(_TIMECODE_SCALE, TIMECODE_SCALE_NS)
+                    + _element(_DURATION, struct.pack(">d", stream.duration * 1000))
+                    + _element(_MUXING_APP, _APP.encode()) + _element(_WRITING_APP, _APP.encode()))
+    codec_delay = round(stream.delay_samples * 1_000_000_000 / stream.sample_rate)
+    tracks = _element(_TRACKS, _element(_TRACK_ENTRY, b"".join([
+        _uint(_TRACK_NUMBER, 1), _uint(_TRACK_UID, 1), _uint(_TRACK_TYPE, _TRACK_AUDIO),
+        _uint(_FLAG_LACING, 0), _element(_CODEC_ID, b"A_OPUS"),
+        _element(_CODEC_PRIVATE, stream.codec_private),
+        _uint(_CODEC_DELAY, codec_delay), _uint(_SEEK_PRE_ROLL, SEEK_PREROLL_NS),
+        _element(_AUDIO, _element(_SAMPLING_FREQUENCY, struct.pack(">d", float(stream.sample_rate)))
+                 + _uint(_CHANNELS, stream.channels))])))
+    return header, info, tracks
 
 
 @dataclass(frozen=True)
