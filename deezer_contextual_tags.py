@@ -40,7 +40,9 @@ their Deezer metadata, split as in the ICASSP 2020 paper.
 """
 
 _HOMEPAGE = "https://zenodo.org/records/3648287"
-_LICENSE = "cc-by-4.0"
+# The annotations' licence is their authors', as stated on the Zenodo record (the card's
+# license: other, license_name and license_link say the same); this code is MIT (setup.cfg).
+_LICENSE = "annotations-as-published-on-zenodo-3648287 (https://zenodo.org/records/3648287)"
 
 # The features for the installed datasets line (deezer_tags/features.py): on 3.x the clip is
 # Audio(sampling_rate=44100, mono=False), decoded by soundfile; on 4.4+ Audio(num_channels=2),

@@ -48,3 +48,18 @@ def test_the_card_loads_with_the_fields_the_hub_reads():
     assert data["license"] and data["task_categories"] == ["audio-classification"]
     assert {c["config_name"] for c in data["dataset_info"]} == set(CONFIGS)
     assert "## Quick start" in card.text and "```bibtex" in card.text
+
+
+def test_the_licence_is_stated_the_same_in_the_card_the_script_and_the_package():
+    import configparser
+
+    import deezer_contextual_tags
+
+    data = DatasetCard.load(ROOT / "README.md").data.to_dict()
+    assert data["license"] == "other"
+    script = deezer_contextual_tags._LICENSE
+    assert data["license_name"] in script and data["license_link"] in script
+    package = configparser.ConfigParser()
+    package.read(ROOT / "setup.cfg")
+    assert data["license_link"] in package["metadata"]["license"]
+    assert data["license_link"] in (ROOT / "README.md").read_text().split("## Licence", 1)[1]
