@@ -35,9 +35,10 @@ def add_youtube_arguments(parser) -> None:
     parser.add_argument("--youtube-workers", type=int, default=defaults.YOUTUBE_WORKERS,
                         help=f"the builder's default is {defaults.YOUTUBE_WORKERS}")
     parser.add_argument("--youtube-limits", action="store_true",
-                        help="the local web plays YouTube's limits (300 videos a session and --address-pages "
+                        help="the local web plays YouTube's limits (--session-videos a session and --address-pages "
                              "pages an address per hour, a 2 h bot check), its hour lasting --hour seconds")
     parser.add_argument("--hour", type=float, default=3600.0, help="YouTube's hour, scaled (seconds)")
+    parser.add_argument("--session-videos", type=int, default=300, help="a session's videos an hour")
     parser.add_argument("--address-pages", type=int, default=1000, help="the address's pages an hour")
     parser.add_argument("--youtube-budget", help="the build's budget (default: 250 per --hour with the limits "
                                                  f"on, else {UNBINDING_BUDGET}, which does not bind)")
@@ -48,7 +49,8 @@ def add_youtube_arguments(parser) -> None:
 def youtube_settings(args) -> tuple[YouTubeLimits | None, str, int | None]:
     """The local web's limits (None: off), the build's budget, and the videos an hour the
     local web allows the build's sessions (one per YouTube worker and calibration slot)."""
-    limits = YouTubeLimits(hour=args.hour, address_pages=args.address_pages) if args.youtube_limits else None
+    limits = (YouTubeLimits(hour=args.hour, session_videos=args.session_videos, address_pages=args.address_pages)
+              if args.youtube_limits else None)
     allowed = (args.youtube_workers + 2) * limits.session_videos if limits else None
     if args.budget_over_allowed:
         budget = f"{round(args.budget_over_allowed * allowed)}/{args.hour:g}"

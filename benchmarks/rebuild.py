@@ -10,7 +10,9 @@ its peak RSS is its own. Prints JSON.
     python benchmarks/rebuild.py --tracks 2000                  # no YouTube limits, a budget that does not bind
     python benchmarks/rebuild.py --tracks 2000 --youtube-limits --hour 36
                                  # YouTube's limits on, its hour 100x shorter, the default budget at that scale
-    python benchmarks/rebuild.py --tracks 2000 --youtube-limits --hour 36 --budget-over-allowed 2
+    python benchmarks/rebuild.py --tracks 2000 --window 5 --youtube-limits --hour 240 --session-videos 30 \
+                                 --address-pages 1000000 --budget-over-allowed 2
+                                 # sessions that bind: the build's 515 videos take over 2 of their hours
 
 YouTube's figures: the videos (watch pages) and searches the build spent, by source and
 for the calibration, per recovered clip and per YouTube track; the floor its budget sets
