@@ -140,9 +140,11 @@ def test_a_kill_during_a_bot_check_pause_resumes_and_loses_no_clip(scenario, tmp
     with LocalWeb(scenario, **FAST_QUOTA) as web:
         child = start_child(web, tmp_path, "4/1")
         try:
-            wait_for(lambda: sum(youtube_status(tmp_path).get(s, 0) for s in ("ok", "none")) >= 3
+            # Clips stored, not tracks settled: on a loaded machine the first tracks settled
+            # can all be ones with no acceptable video, which would leave nothing to keep.
+            wait_for(lambda: youtube_status(tmp_path).get("ok", 0) >= 2
                      if (tmp_path / "deezer_tags" / "manifest.sqlite").exists() else False, child,
-                     "three YouTube tracks")
+                     "two YouTube clips stored")
             web.youtube_blocked = True  # the bot check: the build pauses for two windows (2 s)
             wait_for(lambda: ((progress(tmp_path) or {}).get("pace_state") or {}).get("pause_until", 0) > time.time(),
                      child, "a pause")
