@@ -33,7 +33,7 @@ from deezer_tags.errors import (
 )
 from deezer_tags.importer import import_existing
 from deezer_tags.inputs import UserInputs, read_user_inputs, select_tracks, split_of_every_track
-from deezer_tags.manifest import NO_DATA, OK, PENDING, Manifest, metadata_counts
+from deezer_tags.manifest import NO_DATA, OK, PENDING, YOUTUBE_PROGRESS_INFO, Manifest, metadata_counts
 from deezer_tags.pipeline import Pipeline, PipelineOptions, RunCounts
 from deezer_tags.previews import PreviewDownloader
 from deezer_tags.provenance import build_settings
@@ -43,7 +43,7 @@ from deezer_tags.splits import artist_assignment, group_by_split, merge_artists,
 from deezer_tags.workdir import WorkDir, csv_text, write_atomically
 from deezer_tags.youtube import Pace, YouTubeRecoverer, parse_youtube_map
 from deezer_tags.youtube.budget import DEFAULT_PATIENCE_HOURS, Budget, resolve_budget
-from deezer_tags.youtube.progress import INFO_KEY as YOUTUBE_PROGRESS, pace_state_of
+from deezer_tags.youtube.progress import pace_state_of
 
 log = logging.getLogger("deezer_tags")
 
@@ -182,7 +182,7 @@ class Build:
         state = None
         if self.manifest_path.exists():
             with suppress(sqlite3.Error), Manifest(self.manifest_path, readonly=True) as manifest:
-                state = pace_state_of(manifest.info(YOUTUBE_PROGRESS))
+                state = pace_state_of(manifest.info(YOUTUBE_PROGRESS_INFO))
         patience = self.youtube_patience if self.youtube_patience is not None else DEFAULT_PATIENCE_HOURS * 3600
         deadline = time.monotonic() + self.youtube_seconds if self.youtube_seconds else None
         pace = Pace(self.youtube_budget, patience=patience, deadline=deadline, state=state)

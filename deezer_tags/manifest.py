@@ -31,6 +31,10 @@ RETRIED_STATES = (PENDING, FAILED)
 # Audio sources.
 PREVIEW, YOUTUBE = "deezer_preview", "youtube"
 
+# The info key under which a running build keeps its YouTube progress (youtube/progress.py);
+# `deezer-tags status` reads it from another process.
+YOUTUBE_PROGRESS_INFO = "youtube_progress"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
     track_id    INTEGER PRIMARY KEY,

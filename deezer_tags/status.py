@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Iterable
 
 from deezer_tags.errors import UserError
-from deezer_tags.manifest import FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, YOUTUBE
+from deezer_tags.manifest import FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, YOUTUBE, YOUTUBE_PROGRESS_INFO
 from deezer_tags.provenance import utc
 from deezer_tags.workdir import MANIFEST_NAME, WORK_DIR_NAME, WorkDir
 
-YOUTUBE_PROGRESS = "youtube_progress"  # the manifest's info key (youtube.progress.INFO_KEY, without importing yt-dlp)
 
 META_STATES = (OK, NO_DATA, FAILED, PENDING)
 AUDIO_STATES = (OK, NONE, FAILED, PENDING)
@@ -125,7 +124,7 @@ def read_counts(manifest: Path) -> Counts:
                 runs = tuple(db.execute("SELECT COUNT(*), MIN(started_at), MAX(finished_at) FROM runs").fetchone())
             except sqlite3.OperationalError:  # a manifest from before runs were kept
                 runs = (0, None, None)
-            said = db.execute("SELECT value FROM info WHERE key = ?", (YOUTUBE_PROGRESS,)).fetchone()
+            said = db.execute("SELECT value FROM info WHERE key = ?", (YOUTUBE_PROGRESS_INFO,)).fetchone()
     except sqlite3.OperationalError as error:
         if "no such table" in str(error):
             raise UserError(f"the manifest {manifest} is still being created by a starting build; "

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import time
 
+from deezer_tags.manifest import YOUTUBE_PROGRESS_INFO as INFO_KEY
 from deezer_tags.youtube.budget import Pace, PaceState, duration
 
-INFO_KEY = "youtube_progress"
 EVERY = 5.0  # seconds between two records (and at the run's end)
 
 
