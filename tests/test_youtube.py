@@ -256,6 +256,40 @@ def test_a_map_video_whose_recorded_title_the_judge_refuses_is_never_resolved(we
     assert outcome.evidence["queries"].get("search") == f"{track.artist_name} {track.title}"  # then by name
 
 
+def test_a_video_an_earlier_track_resolved_is_asked_again_only_if_it_could_be_taken(web, scenario, youtube_map,
+                                                                                   tmp_path):
+    """Two tracks naming one video (a single and its album): what its watch page said for the
+    first decides a refusal for the second at no request; one the judge accepts is asked
+    again, as a fetch needs a fresh page."""
+    wrong_track = next(mapped_tracks(scenario, youtube_map, wrong=True))
+    good_track = next(mapped_tracks(scenario, youtube_map, wrong=False))
+    wrong_video, good_video = (served_video_id(youtube_map[t]["url"]) for t in (wrong_track, good_track))
+    twins = {1: youtube_map[wrong_track], 2: youtube_map[good_track]}  # two more ids naming the same videos
+    mapping = {**youtube_map, **twins}
+
+    def watch_pages(video_id: str) -> int:
+        time.sleep(0.2)  # the server logs a request once the client has hung up
+        return sum(1 for r in web.requests if r.path == "/youtube/watch" and f"v={video_id}" in r.query)
+
+    with YouTubeRecoverer(endpoints_of(web), mapping, search_results=1) as recoverer:
+        first = recoverer.recover(wrong_track, metadata(scenario, wrong_track), tmp_path / "a.mp3")
+        assert watch_pages(wrong_video) == 1
+        web.clear_log()
+        second = recoverer.recover(1, metadata(scenario, wrong_track), tmp_path / "b.mp3")
+        assert watch_pages(wrong_video) == 0
+
+        kept = recoverer.recover(good_track, metadata(scenario, good_track), tmp_path / "c.mp3")
+        again = recoverer.recover(2, metadata(scenario, good_track), tmp_path / "d.mp3")
+        assert watch_pages(good_video) == 2
+
+    [before] = [c for c in first.evidence["candidates"] if c["source"] == "id_map"]
+    [after] = [c for c in second.evidence["candidates"] if c["source"] == "id_map"]
+    assert before["verdict"] == after["verdict"] == "refused" and before["resolved"] == 1
+    assert "apart" in after["reason"] and after["reason"].endswith("not asked again)") and not after.get("resolved")
+    assert (kept.status, kept.video_id, again.status, again.video_id) == ("ok", good_video, "ok", good_video)
+    assert (tmp_path / "c.mp3").read_bytes() == (tmp_path / "d.mp3").read_bytes()
+
+
 def test_of_the_results_a_search_page_cannot_decide_only_the_best_is_resolved(scenario, youtube_map, tmp_path):
     """Results whose title names no artist of the track and whose page shows no channel could
     pass only by their channel: one watch page is spent on the best of them, not one on each."""

@@ -6,6 +6,7 @@ One room per concern:
 - ``budget``: the pace every page request keeps, and what a refusal or a bot check does to it;
 - ``section``: which 30 s of a video, read how (the relay and ffmpeg), and the fetchers;
 - ``recoverer``: one track's sources, in order, judged, with the evidence;
+- ``watched``: what each resolved watch page said, so that no track asks for a refused video again;
 - ``errors``: what YouTube can answer, sorted by what happens next.
 """
 

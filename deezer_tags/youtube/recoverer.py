@@ -50,6 +50,7 @@ from deezer_tags.youtube.idmap import VIDEO_ID, map_video_id, video_id_of
 from deezer_tags.youtube.section import (
     FORMAT, LISTEN_FORMAT, Fetcher, Media, MediaReader, RecipeSection, Section, WholeStream, section_rule,
 )
+from deezer_tags.youtube.watched import WatchedVideos
 from deezer_tags.youtube.ytdlp import (
     SOCKET_TIMEOUT, Session, SessionPool, _Logger, browser_spec, check_cookies, check_youtube_options,
     session_options,
@@ -212,6 +213,7 @@ class YouTubeRecoverer:
                                            cookies_from_browser=browser, number=number),
             self._clip_format, size=sessions, window=window)
         self.reader = MediaReader(self.ffmpeg, float(section_seconds))
+        self.watched = WatchedVideos()  # what each resolved watch page said, for the tracks after
         self._finalizer = weakref.finalize(self, _cleanup, self.sessions, self.reader, self._tmp)
 
     def close(self) -> None:
@@ -353,7 +355,11 @@ class YouTubeRecoverer:
              recipe: RecipeRow | None = None) -> Any:
         """Resolve, check and fetch one candidate, with bounded retries on transient errors;
         what ``fetcher`` returned, or None (the candidate's verdict says why). A recipe's video
-        is not judged again: it must last as long as it did."""
+        is not judged again: it must last as long as it did. A video whose watch page an
+        earlier track resolved is judged on what that page said first, and not asked for again
+        when the judge refuses it (``watched``)."""
+        if recipe is None and self._refused_as_watched(video_id, candidate, run):
+            return None
         problem = ""
         for attempt in range(ATTEMPTS):
             if attempt:
@@ -376,12 +382,25 @@ class YouTubeRecoverer:
         run.transient.append(f"video {video_id}: {problem} ({ATTEMPTS} attempts)")
         return None
 
+    def _refused_as_watched(self, video_id: str, candidate: dict, run: Run) -> bool:
+        """The judge's refusal of what the video's watch page said when an earlier track
+        resolved it: the verdict the page would give again, at no request."""
+        page = self.watched.recall(video_id)
+        if page is None:
+            return False
+        verdict, _ = run.judge(candidate, page)
+        if verdict.code is None:
+            return False
+        candidate["reason"] = f"{verdict.refusal} (what its watch page said for an earlier track: not asked again)"
+        return True
+
     def _resolve(self, session: Session, video_id: str, candidate: dict, run: Run, format_spec: str,
                  recipe: RecipeRow | None) -> Media | None:
         """The watch page, judged (or checked against the recipe) before anything of its media
         is requested, then the format chosen; None when the judge refuses it."""
         candidate["resolved"] = candidate.get("resolved", 0) + 1  # budget spent on it, for the audit
         info = session.resolve(self.endpoints.youtube_watch_url.replace("{video_id}", video_id))
+        self.watched.remember(video_id, info)
         if recipe is None:
             verdict, _ = run.judge(candidate, info)
             if verdict.code:
