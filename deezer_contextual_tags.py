@@ -99,7 +99,7 @@ class DeezerContextualTagsConfig(datasets.BuilderConfig):
     youtube_options: Optional[dict] = None
     youtube_cookies_from_browser: Optional[str] = None
     # The YouTube path's precision, measured on tracks that have a preview (see the README's
-    # "How right are the YouTube clips?"): None, 1 % of them (at least 200); 0, off.
+    # "How right are the YouTube clips?"): None, 1 % of them; 0, off.
     calibration_tracks: Optional[int] = None
     # YouTube's budget, "VIDEOS/SECONDS" for the whole build (default 250/3600, a guest's;
     # also DEEZER_TAGS_YOUTUBE_BUDGET); the hours of continuous bot checks after which the

@@ -63,7 +63,7 @@ def main() -> None:
     add_youtube_arguments(parser)
     parser.add_argument("--calibration-tracks", default="default",
                         help="the builder's calibration sample (default: its default, 1 %% of the tracks "
-                             "with a preview, at least 200; 0: none)")
+                             "with a preview; 0: none)")
     args = parser.parse_args()
     latency = tuple(float(x) for x in args.latency.split(","))
 

@@ -73,7 +73,7 @@ class Build:
     youtube_workers: int = defaults.YOUTUBE_WORKERS
     progress: bool = True
     # The calibration of the YouTube path (deezer_tags.calibration): None, the default sample
-    # (1 % of the tracks with a preview, at least 200); 0, none.
+    # (1 % of the tracks with a preview); 0, none.
     calibration_tracks: int | None = None
     calibration_seed: int = 0
     retry: RetryPolicy = field(default_factory=RetryPolicy)

@@ -159,7 +159,7 @@ def _add_build(commands: argparse._SubParsersAction) -> None:
                             "'extractor_args={\"youtube\": {\"player_client\": [\"web\"]}}' (repeatable)")
     build.add_argument("--calibration-tracks", type=int, metavar="N",
                        help="tracks with a preview on which to measure the YouTube path's precision "
-                            "(default: 1 %% of them, at least 200; 0: none)")
+                            "(default: 1 %% of them, which costs about 1 %% of the YouTube budget; 0: none)")
     build.add_argument("--youtube-budget", metavar="VIDEOS/SECONDS",
                        help="videos the whole build may resolve on YouTube per window (default 250/3600, a guest's; "
                             "an account's cookies allow more, see docs/engine.md)")

@@ -172,7 +172,8 @@ def test_the_sample_is_the_same_across_builds_and_a_resume(tmp_path):
 
 def test_the_default_sample_and_a_bad_size():
     assert default_size(37_000) == 370
-    assert default_size(5_000) == 200
+    assert default_size(5_000) == 50
+    assert default_size(1_500) == 15
     assert default_size(199) == 1
     assert default_size(40) == 0
     ids = list(range(1000, 3000))
