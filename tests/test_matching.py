@@ -152,15 +152,13 @@ def strata() -> dict[str, dict[str, dict[str, int]]]:
 def test_the_judge_on_the_labelled_real_entries(strata):
     """Among the entries the title decides: at least 98.5 % of the random stratum's
     same-recording entries accepted, and at most 4 % of the other recordings in the doubtful
-    and version strata. The version stratum's same-recording share is held at what sound
-    rules reach (92 %; the issue's 95 % is not met, see the next test). The map holds no
+    and version strata (the version stratum's same recordings: the next test). The map holds no
     channel, which decides an entry whose title names no artist: those are counted apart
     (benchmarks/matching.py prints them), and there must not be more than a sixth of them."""
     assert sum(strata["random"]["same"].values()) >= 280 and sum(strata["all"]["other"].values()) >= 50  # whole
     assert sum(strata["version"].get(label, {}).get(v, 0) for label in ("same", "other", "unsure")
                for v in ("accepted", "refused", "needs_channel")) == 200
     assert shares(strata["random"])["same_accepted_share"] >= 0.985, strata["random"]
-    assert shares(strata["version"])["same_accepted_share"] >= 0.92, strata["version"]
     for sample in ("doubtful", "version"):
         assert shares(strata[sample])["other_accepted_share"] <= 0.04, (sample, strata[sample])
     # The random stratum's one other recording still accepted: "Crazy Kids" for the single
@@ -169,11 +167,10 @@ def test_the_judge_on_the_labelled_real_entries(strata):
     assert strata["random"]["same"]["needs_channel"] <= sum(strata["random"]["same"].values()) / 6, strata["random"]
 
 
-@pytest.mark.xfail(strict=True, reason="not met by sound rules: the 9 wrong refusals left are a Glee cast's TV "
-                   "performances (3), remixes named after the track's own artist (2), a song titled by its hook, "
-                   "an unnamed 'Pop Version', an acoustic cover, and a remix known only by its guest list")
 def test_the_issues_target_on_the_version_stratum(strata):
-    """The issue's target: 95 % of the version stratum's same recordings accepted (92.3 %)."""
+    """The issue's target: 95 % of the version stratum's same recordings accepted (95.7 %; the
+    5 refused: a song titled by its hook, an unnamed 'Pop Version', an acoustic cover, a remix
+    known only by its guest list, a remix named after its own artist against the plain clip)."""
     assert shares(strata["version"])["same_accepted_share"] >= 0.95, strata["version"]
 
 

@@ -65,6 +65,13 @@ PAIRS = [
     ("a studio's name is a take played there, 'Studio Version' the record",
      track("Baba O'Riley", "The Who"), "The Who - Baba O'Riley (Studio Version)",
      "The Who - Baba O'Riley (Shepperton Studios / 1978)", VERSION),
+    ("a show's cast mimes its recording on screen: its performance clip is the record, a live one is not",
+     track("Uptown Girl", "Glee Cast"), "GLEE - Uptown Girl (Full Performance) HD",
+     "GLEE - Uptown Girl (Live Performance) HD", VERSION),
+    ("a mix named after the track's artist among others is the track's unnamed version of it",
+     track("Believe (Radio Edit)", "Sandy Vee"),
+     "Ministers De-La-Funk feat. Jocelyn Brown - Believe (Antoine Clamaran and Sandy Vee Radio Mix)",
+     "Sandy Vee feat. Jocelyn Brown - Believe (Antoine Clamaran Radio Mix)", VERSION),
     ("an artist segment after a bullet",
      track("Another Chance"), "Roger Sanchez & Stealth Kid • Another Chance",
      "Roger Sanchez & Stealth Kid Another Chance", EXTRA_WORDS),
@@ -110,6 +117,21 @@ def test_the_own_cover_is_the_covering_artists_only():
     title = "Apologize - One Republic & Timbaland (Boyce Avenue piano acoustic cover) OneRepublic Apologize Cover"
     assert judge(track("Apologize", "Boyce Avenue"), Candidate(title, 200)).accepted
     assert judge(track("Apologize", "OneRepublic"), Candidate(title, 200)).code == VERSION
+
+
+def test_a_performance_and_a_co_credited_mix_are_the_tracks_own_only_as_said():
+    """Only a cast's track is mimed on screen; a mix credited to the track's artist among
+    others is the track only when the track announces a version of its own."""
+    clip = "GLEE - Uptown Girl (Full Performance) HD"
+    assert judge(track("Uptown Girl", "Glee Cast"), Candidate(clip, 200)).accepted
+    assert judge(track("Uptown Girl", "Glee"), Candidate(clip, 200)).code == VERSION
+    mix = "Ministers De-La-Funk - Believe (Antoine Clamaran and Sandy Vee Radio Mix)"
+    assert judge(track("Believe (Radio Edit)", "Sandy Vee"), Candidate(mix, 200)).accepted
+    assert judge(track("Believe", "Sandy Vee"), Candidate(mix, 200)).code == VERSION
+    assert judge(track("Believe (Radio Edit)", "Ministers De-La-Funk"), Candidate(mix, 200)).code == VERSION
+    # a who that names the artist but no mix ("Super Smash Bros. Music Extended" for the act Smash)
+    game = "The Edge of Dawn - Super Smash Bros. Ultimate Music Extended"
+    assert judge(track("The Edge (Extended)", "Smash"), Candidate(game, 200)).code is not None
 
 
 # A cut one side names alone: the duration settles it, within the art-track tolerance.

@@ -29,6 +29,10 @@ spotDL's version words), each check answers one question:
   VERSION_SYNONYMS (clean = edited = radio edit; regular = original = album version = the
   plain title) and refuse nothing; words naming a release (a remaster, an edition, a
   collection, a soundtrack, a year) name no who and refuse nothing.
+  A kind the track's artist makes its own is no version: a show's cast mimes its recording
+  on screen (MIMED). A mix named after the track's artist among others ("Antoine Clamaran
+  and Sandy Vee Radio Mix" for Sandy Vee's "Radio Edit") is the track's version when the
+  track announces one without a name: Deezer credits a remix to its remixer.
 - guests: a candidate listing more featured artists than the track's title lists, one of
   them not the track's, is another lineup (a remix with an added verse).
 - duration: within max(15 s, 10 %) of Deezer's for a video (an intro, a re-upload), a
@@ -63,7 +67,8 @@ from deezer_tags.matching.checks import (
 from deezer_tags.matching.sides import Candidate, Track
 from deezer_tags.matching.tables import (
     ART_TRACK_TOLERANCE_SECONDS, ARTIST_MIN_SHARE, COMPILATIONS, CUTS, DURATION_SETTLES, DURATION_TOLERANCE_FRACTION,
-    DURATION_TOLERANCE_SECONDS, EXTRA_WORDS_MAX, FILLER, HARD_VERSIONS, LANGUAGES, LONG_CUTS, MIXES, NEAR_SPELLING,
+    DURATION_TOLERANCE_SECONDS, EXTRA_WORDS_MAX, FILLER, HARD_VERSIONS, LANGUAGES, LONG_CUTS, MIMED, MIXES,
+    NEAR_SPELLING,
     NEAR_SPELLING_EDITS, NOT_VERSIONS, RELEASES, REMIXES, SHORT_CUTS, SONG_LENGTH_RANGE, TABLES, TITLE_MIN_SHARE,
     UPLOAD_WORDS, VERSION_HEADS, VERSION_KINDS, VERSION_SYNONYMS, WHO_MIN_SHARE,
 )
@@ -79,7 +84,7 @@ __all__ = [
     "ARTIST_MIN_SHARE", "ART_TRACK_TOLERANCE_SECONDS", "CHECKS", "COMPILATION", "COMPILATIONS", "CUT", "CUTS",
     "Candidate", "Check", "could_pass", "DURATION", "DURATION_SETTLES", "DURATION_TOLERANCE_FRACTION",
     "DURATION_TOLERANCE_SECONDS", "EXTRA_WORDS", "EXTRA_WORDS_MAX", "FILLER", "Facts", "GUESTS", "HARD_VERSIONS",
-    "LANGUAGES", "LONG_CUTS", "MIXES", "NEAR_SPELLING", "NEAR_SPELLING_EDITS", "NOT_VERSIONS", "NO_ARTIST",
+    "LANGUAGES", "LONG_CUTS", "MIMED", "MIXES", "NEAR_SPELLING", "NEAR_SPELLING_EDITS", "NOT_VERSIONS", "NO_ARTIST",
     "NO_DURATION", "NO_TITLE", "RELEASES", "REMIXES", "SHORT_CUTS", "SONG_LENGTH_RANGE", "TABLES", "TITLE",
     "TITLE_MIN_SHARE", "Track", "UPLOAD_WORDS", "VERSION", "VERSION_HEADS", "VERSION_KINDS", "VERSION_SYNONYMS",
     "Verdict", "Version", "WHO_MIN_SHARE", "compare_versions", "duration_delta", "extra_words", "facts", "guests",

@@ -50,6 +50,12 @@ HARD_VERSIONS = {
                     "tonight show", "jools holland", "snl", "top of the pops", "mtv"),
     "mashup": ("mashup", "mash up"),
 }
+# Kinds a track's artist can make its own: a show's cast records its songs in a studio and
+# mimes them on screen, so for a track by a cast ("Glee Cast", "Cast of Pocahontas") a
+# performance clip of the show is the cast recording. (In the published id map, 13 of the
+# 14 titles saying "performance" without "live" are Glee's "Full Performance" clips of
+# tracks by Glee Cast.) kind -> words of the track's artist that make it so.
+MIMED = {"performance": ("cast",)}
 # Words of a remix: someone reworked the recording. With a who ("Skrillex Remix") the who
 # decides; without one ("(Remix)") both sides must say it. "re-edit" is read "reedit".
 REMIXES = ("remix", "rmx", "remixed", "rework", "reworked", "bootleg", "vip", "flip", "refix", "reedit",
@@ -124,6 +130,6 @@ _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|(?<!\w)['�
 
 # The data the judge reads, by name: ``rules()`` records a digest of each, so that a build's
 # recorded rules change when a word list does.
-TABLES = ("FILLER", "UPLOAD_WORDS", "NOT_VERSIONS", "HARD_VERSIONS", "REMIXES", "CUTS", "LONG_CUTS", "SHORT_CUTS",
+TABLES = ("FILLER", "UPLOAD_WORDS", "NOT_VERSIONS", "HARD_VERSIONS", "MIMED", "REMIXES", "CUTS", "LONG_CUTS", "SHORT_CUTS",
           "DURATION_SETTLES", "MIXES", "VERSION_SYNONYMS", "LANGUAGES", "RELEASES", "COMPILATIONS", "VERSION_HEADS",
           "VERSION_KINDS", "_FEAT", "_CREDIT", "_GUESTS", "_NAMES", "_YEAR", "_HOURS", "_SEPARATOR", "_QUOTED")
