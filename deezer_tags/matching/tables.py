@@ -130,6 +130,7 @@ _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|(?<!\w)['�
 
 # The data the judge reads, by name: ``rules()`` records a digest of each, so that a build's
 # recorded rules change when a word list does.
-TABLES = ("FILLER", "UPLOAD_WORDS", "NOT_VERSIONS", "HARD_VERSIONS", "MIMED", "REMIXES", "CUTS", "LONG_CUTS", "SHORT_CUTS",
-          "DURATION_SETTLES", "MIXES", "VERSION_SYNONYMS", "LANGUAGES", "RELEASES", "COMPILATIONS", "VERSION_HEADS",
-          "VERSION_KINDS", "_FEAT", "_CREDIT", "_GUESTS", "_NAMES", "_YEAR", "_HOURS", "_SEPARATOR", "_QUOTED")
+TABLES = ("FILLER", "UPLOAD_WORDS", "NOT_VERSIONS", "HARD_VERSIONS", "MIMED", "REMIXES", "CUTS", "LONG_CUTS",
+          "SHORT_CUTS", "DURATION_SETTLES", "MIXES", "VERSION_SYNONYMS", "LANGUAGES", "RELEASES", "COMPILATIONS",
+          "VERSION_HEADS", "VERSION_KINDS", "_FEAT", "_CREDIT", "_GUESTS", "_NAMES", "_YEAR", "_HOURS", "_SEPARATOR",
+          "_QUOTED")

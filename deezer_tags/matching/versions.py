@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from deezer_tags.matching.tables import (
     _FEAT, _SEPARATOR, _YEAR, CUTS, DURATION_SETTLES, FILLER, HARD_VERSIONS, LANGUAGES, LONG_CUTS, MIMED, MIXES,
-    NOT_VERSIONS,
-    RELEASES, REMIXES, SHORT_CUTS, UPLOAD_WORDS, VERSION_HEADS, VERSION_KINDS, VERSION_SYNONYMS, WHO_MIN_SHARE,
+    NOT_VERSIONS, RELEASES, REMIXES, SHORT_CUTS, UPLOAD_WORDS, VERSION_HEADS, VERSION_KINDS, VERSION_SYNONYMS,
+    WHO_MIN_SHARE,
 )
 from deezer_tags.matching.text import _found, _holds, _padded, _without, key_words, share_found, split_brackets, words
 
