@@ -33,7 +33,8 @@ from deezer_tags.calibration import BESIDE, CalibrationScheduler
 from deezer_tags.deezer import DeezerClient, TrackFetchFailed, TrackNotFound, keep_fields
 from deezer_tags.errors import DISK_FULL_ERRNOS, NOT_WRITABLE_ERRNOS, BuildStoppedError
 from deezer_tags.manifest import (
-    FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, RETRIED_STATES, YOUTUBE, AudioOutcome, Manifest, MetadataOutcome,
+    FAILED, NO_DATA, NONE, OK, PENDING, PREVIEW, RETRIED_STATES, YOUTUBE, YOUTUBE_PROGRESS_INFO, AudioOutcome,
+    Manifest, MetadataOutcome,
 )
 from deezer_tags.previews import PreviewDownloader, PreviewExpired, PreviewUnavailable, partial_path
 from deezer_tags.workdir import WorkDir
@@ -419,7 +420,7 @@ class Pipeline:
             left = self._in_flight["youtube"]
             said = self._youtube_progress.update(left, self.counts.youtube, final=final)
             if said is not None:
-                self.manifest.set_info(YouTubeProgress.INFO_KEY, said)
+                self.manifest.set_info(YOUTUBE_PROGRESS_INFO, said)
                 self._bars["youtube"].set_postfix_str(self._youtube_progress.line(), refresh=False)
 
 

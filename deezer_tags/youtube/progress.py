@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import time
 
-from deezer_tags.manifest import YOUTUBE_PROGRESS_INFO as INFO_KEY
 from deezer_tags.youtube.budget import Pace, PaceState, duration
 
 EVERY = 5.0  # seconds between two records (and at the run's end)
 
 
 class YouTubeProgress:
-    INFO_KEY = INFO_KEY
-
     def __init__(self, pace: Pace) -> None:
         self.pace = pace
         self._said_at = float("-inf")
