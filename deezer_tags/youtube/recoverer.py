@@ -150,10 +150,11 @@ class Run:
         self.candidates.append(candidate)
         return candidate
 
-    def judge(self, candidate: dict, info: Mapping[str, Any]) -> tuple[Verdict, Candidate]:
-        """Judge a search entry, a watch page's info or a recorded title; the candidate's record is updated."""
+    def judge(self, candidate: dict, info: Mapping[str, Any] | Candidate) -> tuple[Verdict, Candidate]:
+        """Judge a search entry, a watch page's info or a recorded title (or what one of them
+        said, read already); the candidate's record is updated."""
         assert self.wanted is not None
-        seen = Candidate.from_info(info)
+        seen = info if isinstance(info, Candidate) else Candidate.from_info(info)
         verdict = judge(self.wanted.track, seen)
         candidate.update(title=seen.title, duration=seen.duration, channel=seen.channel, title_score=verdict.score,
                          duration_delta=verdict.duration_delta, checks=verdict.checks,
@@ -400,9 +401,10 @@ class YouTubeRecoverer:
         is requested, then the format chosen; None when the judge refuses it."""
         candidate["resolved"] = candidate.get("resolved", 0) + 1  # budget spent on it, for the audit
         info = session.resolve(self.endpoints.youtube_watch_url.replace("{video_id}", video_id))
-        self.watched.remember(video_id, info)
+        page = Candidate.from_info(info)
+        self.watched.remember(video_id, page)
         if recipe is None:
-            verdict, _ = run.judge(candidate, info)
+            verdict, _ = run.judge(candidate, page)
             if verdict.code:
                 return None
         else:

@@ -8,37 +8,28 @@ every track. So a video resolved once is judged for the next track on what its p
 resolved again only if that judgement accepts it: a fetch needs a fresh page, as the media URLs
 a page gives expire. A refusal costs no request, and the verdict is the one the page would give.
 
-Only the fields the judge reads are kept (``Candidate.from_info``'s), a few hundred bytes a
-video; nothing is kept across runs (a resumed build asks again, once per video).
+What is kept is the page as the judge reads it (a ``Candidate``), a few hundred bytes a video;
+nothing is kept across runs (a resumed build asks again, once per video).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import Any
 
-# The info fields Candidate.from_info reads.
-JUDGED_FIELDS = ("title", "duration", "channel", "uploader", "track", "artists", "artist", "creator", "album")
+from deezer_tags.matching import Candidate
 
 
 class WatchedVideos:
-    """video id -> the judged fields of its watch page; shared by every worker of a build."""
+    """video id -> its watch page as the judge reads it; shared by every worker of a build."""
 
     def __init__(self) -> None:
-        self._pages: dict[str, dict[str, Any]] = {}
+        self._pages: dict[str, Candidate] = {}
         self._lock = threading.Lock()
 
-    def remember(self, video_id: str, info: Mapping[str, Any]) -> None:
-        page = {field: info[field] for field in JUDGED_FIELDS if info.get(field) is not None}
+    def remember(self, video_id: str, page: Candidate) -> None:
         with self._lock:
             self._pages[video_id] = page
 
-    def recall(self, video_id: str) -> dict[str, Any] | None:
+    def recall(self, video_id: str) -> Candidate | None:
         with self._lock:
-            page = self._pages.get(video_id)
-        return dict(page) if page is not None else None
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._pages)
+            return self._pages.get(video_id)
