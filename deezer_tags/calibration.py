@@ -37,11 +37,11 @@ from deezer_tags.youtube import SOURCES, YouTubeBlocked, YouTubeRecoverer, YouTu
 
 log = logging.getLogger("deezer_tags")
 
-# The default sample: this share of the tracks with a preview. A calibration track asks
+# The default sample: this percentage of the tracks with a preview. A calibration track asks
 # YouTube what a dataset track asks, so the calibration costs about this share of the YouTube
 # budget at any size of build (issue 22: at most 5 %). A small build's interval is wide, and
 # the report says how wide; calibration_tracks=200 gives one of a few points.
-SHARE = 0.01
+PERCENT = 1
 Z95 = 1.959964  # the normal quantile of a two-sided 95 % interval
 
 # Outcomes. "same"/"other": a video was chosen and the acoustic check says whether it is the
@@ -56,7 +56,7 @@ BESIDE = 2
 
 def default_size(with_preview: int) -> int:
     """1 % of the tracks with a preview, rounded down: 370 of 37,000, 15 of 1,500, none of 40."""
-    return int(SHARE * with_preview + 1e-9)
+    return with_preview * PERCENT // 100  # in integers: exact, no float rounding to guard
 
 
 def sample(with_preview: Iterable[int], size: int | None, seed: int = 0) -> list[int]:
